@@ -1,0 +1,79 @@
+"""The readers: real formats read right, malformed files rejected with file:line."""
+
+import re
+
+import pytest
+
+import helpers
+
+
+def write(path, content: bytes | str):
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def test_reads_quoted_tsv_fields_like_the_shared_data(tmp_path):
+    path = write(tmp_path / "x.tsv", 'sentence1\tsentence2\tscore\n"He said ""hi""."\tb\t3.800\n')
+    assert helpers.read_tsv(path, {"sentence1": str, "score": float}) == [{"sentence1": 'He said "hi".', "score": 3.8}]
+
+
+@pytest.mark.parametrize("content", ["\ufeffsentence\tlabel\nfine\t1\n", "sentence\tlabel\r\nfine\t1\r\n"])
+def test_bom_and_crlf_are_read(tmp_path, content):
+    path = write(tmp_path / "x.tsv", content)
+    assert helpers.read_tsv(path, {"sentence": str, "label": int}) == [{"sentence": "fine", "label": 1}]
+
+
+@pytest.mark.parametrize(
+    "content, line, message",
+    [
+        ("", 1, "empty file"),
+        ("text\tlabel\nfine\t1\n", 1, "lacks column"),
+        ("sentence\tlabel\nfine\t1\ntoo\tmany\tfields\n", 3, "expected 2 tab-separated fields, found 3"),
+        ("sentence\tlabel\nfine\tone\n", 2, "column 'label': 'one' is not int"),
+        (b"sentence\tlabel\nfine\t1\nbad \xff byte\t0\n", 3, "not valid UTF-8"),
+    ],
+)
+def test_malformed_tsv_names_file_and_line(tmp_path, content, line, message):
+    path = write(tmp_path / "bad.tsv", content)
+    with pytest.raises(ValueError, match=re.escape(f"{path}:{line}:") + ".*" + re.escape(message)):
+        helpers.read_tsv(path, {"sentence": str, "label": int})
+
+
+def test_label_outside_labels_file_names_file_and_line(tmp_path):
+    (tmp_path / "task").mkdir()
+    write(tmp_path / "task" / "labels.txt", "negative\npositive\n")
+    write(tmp_path / "task" / "train.tsv", "sentence\tlabel\ngood\t1\nodd\t2\n")
+    with pytest.raises(ValueError, match=re.escape(f"train.tsv:3: label 2 outside 0..1")):
+        helpers.load_labelled_sentences("task", "train", root=tmp_path)
+
+
+def test_labelled_sentences_map_ids_to_names(demo_dir):
+    sentences, labels = helpers.load_labelled_sentences("sst2", "dev", root=demo_dir)
+    assert len(sentences) == len(labels) == 60
+    assert set(labels) == {"negative", "positive"}
+
+
+def test_conll_sentences_and_tags(tmp_path):
+    path = write(tmp_path / "c.txt", "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nPeter NNP B-NP B-PER\n")
+    assert helpers.read_conll(path, ["O", "B-ORG", "B-PER"]) == [(["EU", "rejects"], ["B-ORG", "O"]), (["Peter"], ["B-PER"])]
+
+
+@pytest.mark.parametrize(
+    "content, line, message",
+    [("EU NNP B-NP B-ORG\nrejects\n", 2, "expected 'WORD ... TAG'"), ("EU NNP B-NP B-ORGANISATION\n", 1, "unknown tag")],
+)
+def test_malformed_conll_names_file_and_line(tmp_path, content, line, message):
+    path = write(tmp_path / "c.txt", content)
+    with pytest.raises(ValueError, match=re.escape(f"{path}:{line}: {message}")):
+        helpers.read_conll(path, ["O", "B-ORG"])
+
+
+def test_empty_labels_file_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no labels"):
+        helpers.read_labels(write(tmp_path / "labels.txt", ""))
+
+
+def test_missing_data_dir_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="DATA_DIR=.*nowhere is not a directory"):
+        helpers.data_dir()

@@ -1,0 +1,104 @@
+"""SentenceEncoder: parity with sentence-transformers, batching, and the input contract."""
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+import helpers
+
+
+@pytest.fixture(scope="module")
+def stsb_sentences():
+    first, second, _ = helpers.load_stsb("test", helpers.data_dir())
+    return (first + second)[:400]
+
+
+def test_matches_sentence_transformers(encoder, stsb_sentences):
+    reference = SentenceTransformer(helpers.default_model_path(), device="cpu")
+    expected = torch.from_numpy(reference.encode(stsb_sentences, batch_size=32))
+    assert (encoder.encode(stsb_sentences) - expected).abs().max() <= 1e-5
+
+
+def test_output_is_float32_cpu_in_input_order(encoder, stsb_sentences):
+    sentences = stsb_sentences[:50]
+    embeddings = encoder.encode(sentences, batch_size=8)
+    assert embeddings.dtype == torch.float32 and embeddings.device.type == "cpu"
+    assert embeddings.shape == (50, encoder.dim)
+    shuffled = np.random.default_rng(0).permutation(50)
+    torch.testing.assert_close(encoder.encode([sentences[i] for i in shuffled], batch_size=8), embeddings[shuffled], atol=1e-6, rtol=0)
+
+
+def test_batch_invariance(encoder):
+    short = "A cat sits on the mat."
+    long_ones = ["This sentence is considerably longer than the short one, so the batch is padded a lot. " * 4] * 7
+    alone = encoder.encode([short])
+    in_batch = encoder.encode(long_ones + [short], batch_size=8)[-1:]
+    assert (alone - in_batch).abs().max() <= 1e-5
+
+
+def test_empty_list_gives_zero_rows(encoder):
+    assert encoder.encode([]).shape == (0, encoder.dim)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\t\n"])
+def test_empty_and_whitespace_strings_embed_finitely(encoder, text):
+    embedding = encoder.encode([text])
+    assert torch.isfinite(embedding).all()
+    assert embedding.norm() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_non_string_item_names_its_index(encoder):
+    with pytest.raises(TypeError, match=r"sentences\[2\] is int"):
+        encoder.encode(["a", "b", 3])
+
+
+def test_bare_string_is_rejected(encoder):
+    with pytest.raises(TypeError, match="wrap one sentence"):
+        encoder.encode("a sentence")
+
+
+def test_long_input_is_truncated_to_max_seq_length(encoder):
+    long_text = "word " * 2000  # 10,000 characters, 2,000 tokens
+    assert len(long_text) == 10_000
+    # everything past the first max_seq_length tokens is cut, so a 300-word prefix embeds identically
+    torch.testing.assert_close(encoder.encode([long_text]), encoder.encode(["word " * 300]), atol=1e-6, rtol=0)
+    assert encoder.token_lengths([long_text]) == [encoder.max_seq_length]
+
+
+def test_normalisation_switch(encoder):
+    sentences = ["One sentence.", "Another, longer sentence about something else."]
+    raw = helpers.SentenceEncoder(normalize=False, device="cpu").encode(sentences)
+    assert not torch.allclose(raw.norm(dim=1), torch.ones(2))
+    torch.testing.assert_close(torch.nn.functional.normalize(raw, dim=1), encoder.encode(sentences), atol=1e-6, rtol=0)
+
+
+def test_pooling_ignores_padding():
+    tokens = torch.tensor([[[1.0, 5.0], [3.0, -1.0], [100.0, 100.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    torch.testing.assert_close(helpers.pool(tokens, mask, "mean"), torch.tensor([[2.0, 2.0]]))
+    torch.testing.assert_close(helpers.pool(tokens, mask, "max"), torch.tensor([[3.0, 5.0]]))
+    torch.testing.assert_close(helpers.pool(tokens, mask, "cls"), torch.tensor([[1.0, 5.0]]))
+
+
+@pytest.mark.parametrize("kwargs, message", [({"pooling": "median"}, "pooling must be"), ({"max_seq_length": 1000}, "max_seq_length must be")])
+def test_bad_settings_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        helpers.SentenceEncoder(device="cpu", **kwargs)
+
+
+def test_length_sorted_batches_cover_every_index_once():
+    lengths = [5, 1, 9, 3, 7, 2, 8]
+    batches = helpers.length_sorted_batches(lengths, 3)
+    assert sorted(i for b in batches for i in b) == list(range(7))
+    assert [[lengths[i] for i in b] for b in batches] == [[9, 8, 7], [5, 3, 2], [1]]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
+def test_saved_encoder_loads_in_sentence_transformers(tmp_path, pooling):
+    encoder = helpers.SentenceEncoder(pooling=pooling, max_seq_length=128, device="cpu")
+    encoder.save(tmp_path / "encoder")
+    reference = SentenceTransformer(str(tmp_path / "encoder"), device="cpu")
+    sentences = ["A short one.", "A somewhat longer sentence, with a comma and more words in it."]
+    assert reference.max_seq_length == 128
+    torch.testing.assert_close(torch.from_numpy(reference.encode(sentences)), encoder.encode(sentences), atol=1e-5, rtol=0)

@@ -1,0 +1,153 @@
+"""MultiTaskModel: word alignment, one forward pass for every task, predict, save/load."""
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from sentence_transformers import SentenceTransformer
+
+import helpers
+
+NER = helpers.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])
+TASKS = [helpers.Task("question_type", "sentence", ["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"]),
+         helpers.Task("sentiment", "sentence", ["negative", "positive"]), NER]
+HARD_WORDS = ["Zürich-based", "co-operation", "1,234.56", "U.S.", "(", "naïve", "café", "😀", "'s", "antidisestablishmentarianism", "!!!", "O'Neill"]
+
+
+@pytest.fixture(scope="module")
+def model(encoder):
+    torch.manual_seed(0)
+    return helpers.MultiTaskModel(encoder, TASKS)
+
+
+def test_alignment_round_trip_on_hard_words(encoder):
+    tags = list(range(len(HARD_WORDS)))
+    batch = encoder.tokenize([HARD_WORDS], is_split_into_words=True)
+    word_ids = batch.word_ids(0)
+    aligned = helpers.align_labels(word_ids, tags)
+    assert len(aligned) == len(batch["input_ids"][0])
+    assert aligned[0] == aligned[-1] == -100  # [CLS], [SEP]
+    # each word's label sits on exactly one sub-token, its first, and reading it back gives the words' labels
+    assert [label for label in aligned if label != -100] == tags
+    positions = helpers.first_subtoken_positions(word_ids, len(HARD_WORDS))
+    assert [aligned[p] for p in positions] == tags
+    assert sum(word_ids.count(w) > 1 for w in range(len(HARD_WORDS))) >= 5  # many words really were split
+
+
+def test_one_encoder_pass_per_batch_whatever_the_tasks(model):
+    calls = []
+    hook = model.encoder.backbone.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        model.predict(["one sentence", "two sentences here", "three"], batch_size=32)
+        assert len(calls) == 1
+        model.predict(["one sentence", "two sentences here", "three"], tasks=["sentiment"], batch_size=2)
+        assert len(calls) == 3
+    finally:
+        hook.remove()
+
+
+def test_predict_returns_every_task_for_every_sentence(model):
+    sentences = ["Angela Merkel visited Paris on Tuesday.", "what is the capital of Peru ?"]
+    results = model.predict(sentences)
+    assert len(results) == 2
+    for sentence, result in zip(sentences, results):
+        assert set(result) == {"question_type", "sentiment", "ner"}
+        assert result["question_type"] in TASKS[0].labels and result["sentiment"] in TASKS[1].labels
+        assert [word for word, _ in result["ner"]] == sentence.split()
+        assert all(tag in NER.labels for _, tag in result["ner"])
+
+
+def test_predict_subset_and_batching_agree(model):
+    sentences = ["short", "a much longer sentence that needs padding in a batch", "medium length one"]
+    full = model.predict(sentences, batch_size=1)
+    assert model.predict(sentences, batch_size=3) == full
+    assert model.predict(sentences, tasks=["sentiment"]) == [{"sentiment": r["sentiment"]} for r in full]
+
+
+def test_predict_on_empty_inputs(model):
+    assert model.predict([]) == []
+    (empty,) = model.predict([""])
+    assert empty["ner"] == [] and empty["sentiment"] in ("negative", "positive")
+
+
+def test_predict_rejects_unknown_tasks_and_non_strings(model):
+    with pytest.raises(ValueError, match="unknown task"):
+        model.predict(["x"], tasks=["topic"])
+    with pytest.raises(TypeError, match=r"sentences\[1\] is NoneType"):
+        model.predict(["x", None])
+
+
+def test_words_beyond_max_length_are_tagged_O_with_a_warning():
+    short = helpers.MultiTaskModel(helpers.SentenceEncoder(max_seq_length=8, device="cpu"), [NER])
+    sentence = "one two three four five six seven eight nine ten"
+    with pytest.warns(UserWarning, match="4 word\\(s\\) beyond max_seq_length=8"):
+        (result,) = short.predict([sentence])
+    assert [w for w, _ in result["ner"]] == sentence.split()
+    assert [t for _, t in result["ner"][6:]] == ["O"] * 4
+
+
+def test_a_fourth_task_needs_only_its_declaration(encoder):
+    intent = helpers.Task("intent", "sentence", [f"intent_{i}" for i in range(77)])
+    model = helpers.MultiTaskModel(encoder, TASKS + [intent])
+    assert model.heads["intent"][-1].out_features == 77
+    (result,) = model.predict(["I lost my card, please block it"])
+    assert result["intent"] in intent.labels
+
+
+def test_save_load_round_trip_gives_identical_predictions(model, tmp_path):
+    sentences = ["Angela Merkel visited Paris.", "how many people live in Lima ?", "a dull , lifeless film"]
+    model.save(tmp_path / "model")
+    model.save(tmp_path / "model")  # overwriting an existing checkpoint works and leaves no staging folder behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    loaded = helpers.MultiTaskModel.load(tmp_path / "model", tasks=TASKS, device="cpu")
+    assert loaded.predict(sentences) == model.predict(sentences)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[name]), name
+
+
+def test_saved_encoder_loads_in_sentence_transformers(model, tmp_path):
+    model.save(tmp_path / "model")
+    sentences = ["A first sentence.", "And a second, longer one with more words."]
+    reference = SentenceTransformer(str(tmp_path / "model" / "encoder"), device="cpu")
+    torch.testing.assert_close(torch.from_numpy(reference.encode(sentences)), model.encoder.encode(sentences), atol=1e-5, rtol=0)
+
+
+def test_mismatched_checkpoint_fails_clearly(model, tmp_path):
+    model.save(tmp_path / "model")
+    other = [TASKS[0], helpers.Task("sentiment", "sentence", ["negative", "neutral", "positive"]), NER]
+    with pytest.raises(ValueError, match="checkpoint tasks .* do not match"):
+        helpers.MultiTaskModel.load(tmp_path / "model", tasks=other)
+    weights = {k: v for k, v in model.heads.state_dict().items()}
+    weights["sentiment.1.weight"] = torch.zeros(3, model.encoder.dim)
+    save_file(weights, tmp_path / "model" / "heads.safetensors")
+    with pytest.raises(ValueError, match="heads.safetensors: head weights do not match config.json"):
+        helpers.MultiTaskModel.load(tmp_path / "model")
+
+
+def test_models_start_in_eval_mode_and_encode_keeps_it(encoder, model):
+    assert not model.training and not model.heads.training
+    encoder.encode(["x"])
+    assert not encoder.backbone.training
+    model.train()
+    encoder.encode(["x"])
+    assert encoder.backbone.training  # encode restores the caller's mode
+    model.eval()
+
+
+def test_word_features_follow_first_subtokens(encoder):
+    sentences = [["Zürich-based", "firm"], [], ["antidisestablishmentarianism"]]
+    features, kept = helpers.word_features(encoder, sentences)
+    assert kept == [0, 1, 2] and features.shape == (3, encoder.dim)
+    batch = encoder.tokenize([sentences[0]], is_split_into_words=True)
+    with torch.inference_mode():
+        tokens = encoder(batch)["token_embeddings"][0]
+    torch.testing.assert_close(features[1], tokens[batch.word_ids(0).index(1)], atol=1e-5, rtol=0)
+
+
+def test_fit_head_learns_a_separable_problem():
+    torch.manual_seed(0)
+    features = torch.randn(200, 8)
+    labels = (features[:, 0] > 0).long()
+    head = torch.nn.Linear(8, 2)
+    losses = helpers.fit_head(head, features, labels, epochs=30, lr=0.05, batch_size=32)
+    assert losses[-1] < losses[0] / 4
+    assert (head(features).argmax(1) == labels).float().mean() > 0.97
