@@ -6,7 +6,8 @@ Read top to bottom:
   3. encoder      SentenceEncoder = transformer backbone -> pooling -> optional L2 normalisation
   4. multi-task   Task declarations, MultiTaskModel (one encoder pass, one head per task)
   5. head fitting train a head on cached (frozen-encoder) features
-  6. reporting    timing and the headline-figures JSON each notebook writes
+  6. training     TrainConfig, parameter groups with layer-wise rates, task sampling, the loop
+  7. reporting    timing and the headline-figures JSON each notebook writes
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the default model is bundled; never reach for the hub silently
-from transformers import AutoModel, AutoTokenizer  # noqa: E402  (must follow HF_HUB_OFFLINE)
+from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup  # noqa: E402  (must follow HF_HUB_OFFLINE)
 
 # ---------------------------------------------------------------- 1. settings
 
@@ -66,7 +68,7 @@ def data_dir() -> Path:
     path = PROJECT_ROOT / "data" / "demo"
     write_demo_data(path)
     warnings.warn(
-        f"DATA_DIR is not set: using the tiny DEMO data in {path}. "
+        f"DATA_DIR is not set: using the tiny DEMO data in {os.path.relpath(path)}. "
         "Every figure below is a smoke test, not a result. See data/README.md for the real datasets.",
         stacklevel=2,
     )
@@ -438,15 +440,21 @@ class MultiTaskModel(nn.Module):
                                             for w, p in zip(words[i], positions)]
         self.train(was_training)
         if truncated:
-            warnings.warn(f"{truncated} word(s) beyond max_seq_length={self.encoder.max_seq_length} were tagged 'O'", stacklevel=2)
+            warnings.warn(f"{truncated} word(s) beyond max_seq_length={self.encoder.max_seq_length} were tagged 'O'", stacklevel=3)
         return results
 
-    def save(self, path) -> None:
-        """Atomically write config.json, heads.safetensors and encoder/ (a sentence-transformers directory)."""
+    def save(self, path, extra: dict | None = None) -> None:
+        """Atomically write config.json, heads.safetensors and encoder/ (a sentence-transformers directory).
+
+        Everything is written to a staging folder first and renamed into place, so an interrupted save leaves the
+        previous checkpoint intact. `extra` maps file names to objects saved beside them with torch.save.
+        """
         path = Path(path)
         staging = path.with_name(path.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
+        for name, obj in (extra or {}).items():
+            torch.save(obj, staging / name)
         self.encoder.save(staging / "encoder")
         save_file({k: v.contiguous() for k, v in self.heads.state_dict().items()}, staging / "heads.safetensors")
         _write_json(staging / "config.json", {
@@ -494,7 +502,11 @@ def evaluate(model: MultiTaskModel, task: str, inputs: list, labels: list, batch
 
     token_task = model.tasks[task].kind == "token"
     texts = [" ".join(words) for words in inputs] if token_task else inputs
-    predicted = [r[task] for r in model.predict(texts, tasks=[task], batch_size=batch_size)]
+    with warnings.catch_warnings(record=True) as caught:  # re-raised below so that it points at the caller
+        warnings.simplefilter("always")
+        predicted = [r[task] for r in model.predict(texts, tasks=[task], batch_size=batch_size)]
+    for w in caught:
+        warnings.warn(f"{task}: {w.message}", w.category, stacklevel=2)
     if not token_task:
         scores = {"accuracy": accuracy_score(labels, predicted), "macro_f1": f1_score(labels, predicted, average="macro")}
     else:
@@ -560,7 +572,214 @@ def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, epoc
     return losses
 
 
-# ---------------------------------------------------------------- 6. reporting
+# ---------------------------------------------------------------- 6. training
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Same config, data and seed: same metrics."""
+
+    steps: int = 1000
+    batch_size: int = 32
+    sampling: str = "proportional"  # which task each step trains: "proportional", "temperature" or "round_robin"
+    temperature: float = 2.0  # for "temperature": p(task) proportional to n_task ** (1 / temperature)
+    loss_weights: dict = field(default_factory=dict)  # task -> weight on its loss (default 1.0)
+    head_lr: float = 1e-3
+    encoder_lr: float = 1e-4  # the top encoder layer; each layer below gets layer_decay times the one above
+    layer_decay: float = 0.9  # 1.0 = one uniform rate for the whole encoder
+    weight_decay: float = 0.01  # not applied to biases and LayerNorm weights
+    warmup_ratio: float = 0.1  # linear warm-up over this share of the steps, then linear decay to 0
+    max_grad_norm: float = 1.0
+    freeze: tuple = ("embeddings",)  # group names (see parameter_group_name), "encoder" or "heads"
+    eval_every: int = 250
+    seed: int = 0
+    checkpoint_dir: str | None = None  # best/ (by mean dev score) and last/ (for resuming) are written here
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def parameter_group_name(name: str) -> str:
+    """'embeddings', 'layer.<i>' (transformer layer i, from the bottom), 'pooler' or 'head.<task>'."""
+    if name.startswith("heads."):
+        return "head." + name.split(".")[1]
+    layer = re.search(r"\.layers?\.(\d+)\.", name)
+    if layer:
+        return f"layer.{layer.group(1)}"
+    return "embeddings" if ".embeddings." in name else "pooler"
+
+
+def layers(first: int, last: int) -> tuple[str, ...]:
+    """Group names of transformer layers first..last, for TrainConfig.freeze."""
+    return tuple(f"layer.{i}" for i in range(first, last + 1))
+
+
+def parameter_groups(model: MultiTaskModel, config: TrainConfig) -> list[dict]:
+    """AdamW parameter groups: layer-wise learning rates, no weight decay on biases and LayerNorm, frozen groups left out.
+
+    Heads train at head_lr; the top transformer layer at encoder_lr; each layer below at layer_decay times the one
+    above; the embeddings lowest. Frozen parameters get requires_grad=False, and so does the backbone's pooler
+    (BERT's next-sentence layer over [CLS]), which no head reads.
+    """
+    n_layers = model.encoder.backbone.config.num_hidden_layers
+    depth = {"embeddings": 0, **{f"layer.{i}": i + 1 for i in range(n_layers)}}
+    groups: dict[tuple, dict] = {}
+    for name, param in model.named_parameters():
+        group = parameter_group_name(name)
+        frozen = group in config.freeze or group == "pooler" or ("heads" if group.startswith("head.") else "encoder") in config.freeze
+        param.requires_grad_(not frozen)
+        if frozen:
+            continue
+        lr = config.head_lr if group.startswith("head.") else config.encoder_lr * config.layer_decay ** (n_layers - depth[group])
+        no_decay = name.endswith(".bias") or "LayerNorm" in name or "layer_norm" in name
+        key = (group, no_decay)
+        groups.setdefault(key, {"name": group, "lr": lr, "weight_decay": 0.0 if no_decay else config.weight_decay, "params": []})
+        groups[key]["params"].append(param)
+    return list(groups.values())
+
+
+def task_probabilities(sizes: dict[str, int], sampling: str, temperature: float = 2.0) -> dict[str, float]:
+    """p(task) per step: proportional to n, to n ** (1/T), or equal (round_robin, which also cycles in order)."""
+    if sampling == "proportional":
+        weights = {t: float(n) for t, n in sizes.items()}
+    elif sampling == "temperature":
+        weights = {t: n ** (1 / temperature) for t, n in sizes.items()}
+    elif sampling == "round_robin":
+        weights = {t: 1.0 for t in sizes}
+    else:
+        raise ValueError(f"sampling must be 'proportional', 'temperature' or 'round_robin', got {sampling!r}")
+    total = sum(weights.values())
+    return {t: w / total for t, w in weights.items()}
+
+
+def task_schedule(sizes: dict[str, int], config: TrainConfig) -> list[str]:
+    """The task trained at each step, fixed in advance by the seed (so a resumed run follows the same plan)."""
+    names = list(sizes)
+    if config.sampling == "round_robin":
+        return [names[step % len(names)] for step in range(config.steps)]
+    p = task_probabilities(sizes, config.sampling, config.temperature)
+    rng = np.random.default_rng(config.seed)
+    return [names[i] for i in rng.choice(len(names), size=config.steps, p=[p[t] for t in names])]
+
+
+class BatchStream:
+    """Endless batches of one task's data, of similar length, reshuffled every epoch; its position can be saved."""
+
+    def __init__(self, inputs: list, labels: list, batch_size: int, seed: int, epoch: int = 0, position: int = 0):
+        self.inputs, self.labels, self.batch_size, self.seed = inputs, labels, batch_size, seed
+        self.epoch, self.position = epoch, position
+        self._plan()
+
+    def _plan(self):
+        """This epoch's batches: shuffle, sort each window of 50 batches by length, shuffle the batches."""
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.inputs))
+        window = self.batch_size * 50
+        length = lambda i: len(self.inputs[i]) if isinstance(self.inputs[i], list) else len(self.inputs[i].split())  # noqa: E731
+        order = [i for w in range(0, len(order), window) for i in sorted(order[w : w + window], key=length)]
+        self.batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        self.batches = [self.batches[i] for i in rng.permutation(len(self.batches))]
+
+    def next(self) -> tuple[list, list]:
+        if self.position == len(self.batches):
+            self.epoch, self.position = self.epoch + 1, 0
+            self._plan()
+        batch = self.batches[self.position]
+        self.position += 1
+        return [self.inputs[i] for i in batch], [self.labels[i] for i in batch]
+
+
+def collate(model: MultiTaskModel, task: str, inputs: list, labels: list):
+    """Model inputs and target ids for one task's batch; token targets sit on first sub-tokens, -100 elsewhere."""
+    label_id = {name: i for i, name in enumerate(model.tasks[task].labels)}
+    if model.tasks[task].kind == "sentence":
+        return model.encoder.tokenize(inputs), torch.tensor([label_id[label] for label in labels])
+    features = model.encoder.tokenize(inputs, is_split_into_words=True)
+    targets = [align_labels(features.word_ids(row), [label_id[tag] for tag in tags]) for row, tags in enumerate(labels)]
+    return features, torch.tensor(targets)
+
+
+def train(model: MultiTaskModel, train_data: dict, config: TrainConfig, dev_data: dict | None = None, resume: bool = False) -> dict:
+    """Train on {task: (inputs, labels)}, one task per step; evaluate on dev_data every config.eval_every steps.
+
+    Returns the history: losses per step, dev metrics per evaluation, steps per task, wall time.
+    """
+    torch.manual_seed(config.seed)
+    groups = parameter_groups(model, config)
+    optimizer = torch.optim.AdamW(groups, lr=config.head_lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * config.steps), config.steps)
+    schedule = task_schedule({t: len(x) for t, (x, _) in train_data.items()}, config)
+    streams = {t: BatchStream(x, y, config.batch_size, seed=config.seed + i) for i, (t, (x, y)) in enumerate(train_data.items())}
+    history = {"loss": [], "eval": [], "task_steps": {t: 0 for t in train_data}, "seconds": 0.0, "examples": 0, "best_step": None, "best_score": None}
+    checkpoints = Path(config.checkpoint_dir) if config.checkpoint_dir else None
+    start_step = 0
+    if resume:
+        start_step, history = _load_training_state(model, optimizer, scheduler, streams, checkpoints / "last")
+    trainable = [p for g in groups for p in g["params"]]
+    running = {}
+    model.train()
+    started = time.perf_counter() - history["seconds"]
+    bar = progress(range(start_step, config.steps), desc="train", initial=start_step, total=config.steps)
+    for step in bar:
+        task = schedule[step]
+        inputs, labels = streams[task].next()
+        features, targets = collate(model, task, inputs, labels)
+        logits = model(features, tasks=[task])[task]
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.to(logits.device).reshape(-1), ignore_index=-100)
+        if not torch.isfinite(loss):
+            kept = f"; the last good checkpoint is {checkpoints / 'best'}" if checkpoints and (checkpoints / "best").exists() else ""
+            raise TrainingDiverged(f"loss is {loss.item()} at step {step + 1}, task {task!r}{kept}")
+        (config.loss_weights.get(task, 1.0) * loss).backward()
+        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        history["loss"].append((step + 1, task, loss.item()))
+        history["task_steps"][task] += 1
+        history["examples"] += len(inputs)
+        running[task] = loss.item() if task not in running else 0.9 * running[task] + 0.1 * loss.item()
+        bar.set_postfix({t: f"{v:.3f}" for t, v in running.items()})
+        if dev_data and ((step + 1) % config.eval_every == 0 or step + 1 == config.steps):
+            history["seconds"] = time.perf_counter() - started
+            _evaluate_and_checkpoint(model, step + 1, dev_data, history, optimizer, scheduler, streams, checkpoints)
+            model.train()
+    history["seconds"] = time.perf_counter() - started
+    model.eval()
+    return history
+
+
+def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, scheduler, streams, checkpoints):
+    """Dev metrics for every task; save best/ when the mean headline metric improves, and last/ for resuming."""
+    metrics = {t: evaluate(model, t, x, y) for t, (x, y) in dev_data.items()}
+    score = float(np.mean([metrics[t][HEADLINE_METRIC[model.tasks[t].kind]] for t in metrics]))
+    history["eval"].append({"step": step, "score": score, "seconds": history["seconds"], **metrics})
+    improved = history["best_score"] is None or score > history["best_score"]
+    if improved:
+        history["best_step"], history["best_score"] = step, score
+    if checkpoints:
+        if improved:
+            model.save(checkpoints / "best")
+        model.save(checkpoints / "last", extra={"trainer_state.pt": {
+            "step": step, "history": history, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "streams": {t: (s.epoch, s.position) for t, s in streams.items()}, "torch_rng": torch.get_rng_state(),
+        }})
+
+
+def _load_training_state(model, optimizer, scheduler, streams, path: Path) -> tuple[int, dict]:
+    """Put model, optimiser, schedule, data streams and RNG back where last/ was saved."""
+    model.load_state_dict(MultiTaskModel.load(path, tasks=list(model.tasks.values()), device=model.encoder.device).state_dict())
+    state = torch.load(path / "trainer_state.pt", weights_only=True)  # tensors and plain containers only: no code runs
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    for task, (epoch, position) in state["streams"].items():
+        streams[task].epoch, streams[task].position = epoch, position
+        streams[task]._plan()
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"], state["history"]
+
+
+# ---------------------------------------------------------------- 7. reporting
 
 
 def best_time(fn, repeat: int = 3) -> float:

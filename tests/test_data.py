@@ -77,3 +77,25 @@ def test_missing_data_dir_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="DATA_DIR=.*nowhere is not a directory"):
         helpers.data_dir()
+
+
+def test_without_data_dir_the_demo_set_is_written_and_announced(monkeypatch, tmp_path):
+    monkeypatch.delenv("DATA_DIR", raising=False)
+    monkeypatch.setattr(helpers, "PROJECT_ROOT", tmp_path)
+    with pytest.warns(UserWarning, match="DEMO data"):
+        path = helpers.data_dir()
+    assert path == tmp_path / "data" / "demo" and helpers.is_demo(path)
+    assert "DEMO DATA" in helpers.banner()
+    for task in helpers.TASK_DATA:  # every task's splits read cleanly in the real formats
+        for split in ("train", "dev", "test"):
+            inputs, labels = helpers.load_split(task, split)
+            assert len(inputs) == len(labels) > 0, (task, split)
+
+
+def test_carved_dev_split_is_fixed_and_disjoint_from_train(demo_dir):
+    train, _ = helpers.load_split("question_type", "train", demo_dir)
+    dev, _ = helpers.load_split("question_type", "dev", demo_dir)
+    again, _ = helpers.load_split("question_type", "dev", demo_dir)
+    everything, _ = helpers.load_labelled_sentences("trec", "train", demo_dir)
+    assert dev == again and len(dev) == len(everything) // 10
+    assert sorted(train + dev) == sorted(everything)

@@ -15,6 +15,7 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch):
     monkeypatch.setenv("REPORT_PROFILE", "quick")
     monkeypatch.setenv("REPORTS_DIR", str(tmp_path))  # never overwrite the committed full-run figures
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path / "models"))  # nor the trained models
     monkeypatch.setenv("TQDM_DISABLE", "1")
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
