@@ -32,6 +32,19 @@ ROWS = [
     ("02_multitask_heads", "predict time, 3 tasks vs 1 task (one model)", "predict_all_tasks_vs_one_task", "{:.2f}x",
      "3 separate models vs one", "separate_models_vs_multitask"),
 ]
+for task, metric in [("question_type", "TREC-6 test accuracy"), ("sentiment", "SST-2 dev accuracy"), ("ner", "CoNLL-2003 test entity F1")]:
+    ROWS += [
+        ("04_training_loop", f"joint model: {metric}", f"tasks.{task}.test_metric", "{:.2f}", "target", f"tasks.{task}.target"),
+        ("04_training_loop", f"linear probe on frozen embeddings: {metric}", f"tasks.{task}.linear_probe", "{:.2f}",
+         "joint model", f"tasks.{task}.test_metric"),
+        ("04_training_loop", f"same model, this task alone, same steps: {metric}", f"tasks.{task}.single_task", "{:.2f}",
+         "joint model", f"tasks.{task}.test_metric"),
+    ]
+ROWS += [
+    ("04_training_loop", "uniform encoder rate: mean of the three test metrics", "llrd_vs_uniform.uniform_mean_test_metric", "{:.2f}",
+     "layer-wise decay 0.9", "llrd_vs_uniform.llrd_mean_test_metric"),
+    ("04_training_loop", "joint training, minutes on this machine", "training_minutes", "{:.1f}", None, None),
+]
 
 
 def lookup(figures: dict, path: str):
