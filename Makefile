@@ -1,6 +1,7 @@
 # make test     unit tests + every notebook in the quick profile (what CI runs)
 # make reports  execute every notebook in the full profile and render reports/NN_name.html
-# Both create .venv and install requirements.txt when needed.
+# make bench    speed against sentence-transformers, one table, reports/benchmark.json
+# Each creates .venv and installs requirements.txt when needed.
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export TQDM_DISABLE := 1
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: test reports clean
+.PHONY: test reports bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,10 @@ reports: $(VENV)/.installed
 		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=-1 $$nb || exit 1; \
 		$(BIN)/jupyter nbconvert --to html --output-dir reports $$nb || exit 1; \
 	done
+	$(BIN)/python scripts/results_table.py
+
+bench: $(VENV)/.installed
+	$(BIN)/python scripts/benchmark.py
 	$(BIN)/python scripts/results_table.py
 
 clean:

@@ -13,6 +13,7 @@ Read top to bottom:
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -171,7 +172,7 @@ def _converts(kind: type, value: str) -> bool:
 def read_conll(path: Path, tags: list[str]) -> list[tuple[list[str], list[str]]]:
     """CoNLL column file -> [(words, tags)]: word first, NER tag last, blank line between sentences."""
     sentences, words, labels = [], [], []
-    known = set(tags)
+    known, columns = set(tags), None
     for number, line in enumerate(_read_text(path).splitlines(), 1):
         fields = line.split()
         if not fields:
@@ -183,12 +184,17 @@ def read_conll(path: Path, tags: list[str]) -> list[tuple[list[str], list[str]]]
             continue
         if len(fields) < 2:
             raise ValueError(f"{path}:{number}: expected 'WORD ... TAG', found {line!r}")
+        columns = columns or len(fields)
+        if len(fields) != columns:
+            raise ValueError(f"{path}:{number}: expected {columns} columns like the lines above, found {len(fields)} in {line!r}")
         if fields[-1] not in known:
             raise ValueError(f"{path}:{number}: unknown tag {fields[-1]!r} (known: {' '.join(tags)})")
         words.append(fields[0])
         labels.append(fields[-1])
     if words:
         sentences.append((words, labels))
+    if not sentences:
+        raise ValueError(f"{path}:1: no sentences in file")
     return sentences
 
 
@@ -270,7 +276,9 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
 class SentenceEncoder(nn.Module):
     """Transformer backbone -> pooling -> optional L2 normalisation: sentences to fixed-length vectors."""
 
-    def __init__(self, model_name_or_path=None, pooling="mean", normalize=True, max_seq_length=256, device=None):
+    def __init__(self, model_name_or_path=None, pooling="mean", normalize=True, max_seq_length=256, device=None,
+                 precision="fp32"):
+        """precision: "fp32"; "int8" (CPU inference: Linear layers quantised to int8 on the fly); "fp16" (CUDA inference)."""
         super().__init__()
         self.model_name_or_path = str(model_name_or_path or default_model_path())
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path)
@@ -280,7 +288,15 @@ class SentenceEncoder(nn.Module):
             raise ValueError(f"max_seq_length must be in 2..{limit} for this model, got {max_seq_length}")
         pool(torch.zeros(1, 1, 1), torch.ones(1, 1), pooling)  # validates the pooling name
         self.pooling, self.normalize, self.max_seq_length = pooling, normalize, max_seq_length
-        self.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()  # training is opt-in
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if device.type not in {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "fp16": ("cuda",)}.get(precision, ()):
+            raise ValueError(f"precision must be 'fp32', 'int8' (on CPU) or 'fp16' (on CUDA), got {precision!r} on {device.type}")
+        if precision == "int8":  # weights stored as int8, activations quantised per batch; the fast CPU inference path
+            self.backbone = torch.ao.quantization.quantize_dynamic(self.backbone, {nn.Linear}, dtype=torch.qint8)
+        self.precision = precision
+        self.to(device).eval()  # training is opt-in
+        if precision == "fp16":
+            self.half()
 
     @property
     def device(self) -> torch.device:
@@ -308,8 +324,11 @@ class SentenceEncoder(nn.Module):
 
     def token_lengths(self, sentences: list[str]) -> list[int]:
         """Number of tokens each sentence becomes after truncation (special tokens included)."""
-        ids = self.tokenizer(sentences, truncation=True, max_length=self.max_seq_length)["input_ids"]
-        return [len(x) for x in ids]
+        lengths = []
+        for start in range(0, len(sentences), 4096):  # in chunks: memory stays bounded by the output, not the input
+            ids = self.tokenizer(sentences[start : start + 4096], truncation=True, max_length=self.max_seq_length)["input_ids"]
+            lengths += map(len, ids)
+        return lengths
 
     @torch.inference_mode()
     def encode(self, sentences, batch_size: int = 32, show_progress_bar: bool | None = None) -> torch.Tensor:
@@ -347,6 +366,13 @@ class SentenceEncoder(nn.Module):
             **{f"pooling_mode_{m}": self.pooling == p for m, p in [("cls_token", "cls"), ("mean_tokens", "mean"), ("max_tokens", "max")]},
             "pooling_mode_mean_sqrt_len_tokens": False,
         })
+
+
+WEIGHT_FILES = ("heads.safetensors", "encoder/model.safetensors")  # what a MultiTaskModel checkpoint's weights are in
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _write_json(path: Path, obj) -> None:
@@ -461,6 +487,7 @@ class MultiTaskModel(nn.Module):
             "tasks": [asdict(t) for t in self.tasks.values()],
             "dropout": self.dropout,
             "encoder": {"pooling": self.encoder.pooling, "normalize": self.encoder.normalize, "max_seq_length": self.encoder.max_seq_length},
+            "sha256": {name: _sha256(staging / name) for name in WEIGHT_FILES},  # load() refuses truncated or altered weights
         })
         old = path.with_name(path.name + ".old")
         if path.exists():
@@ -472,7 +499,13 @@ class MultiTaskModel(nn.Module):
     def load(cls, path, tasks: list[Task] | None = None, device=None) -> "MultiTaskModel":
         """Load a saved model; if `tasks` is given it must match the checkpoint's tasks exactly."""
         path = Path(path)
-        config = json.loads((path / "config.json").read_text())
+        try:
+            config = json.loads((path / "config.json").read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path / 'config.json'}:{err.lineno}: not valid JSON ({err.msg})") from None
+        for name, digest in config.get("sha256", {}).items():
+            if _sha256(path / name) != digest:
+                raise ValueError(f"{path / name}: SHA-256 differs from config.json's: the file is truncated or was modified")
         saved = [Task(**t) for t in config["tasks"]]
         if tasks is not None and list(tasks) != saved:
             raise ValueError(f"{path}: checkpoint tasks {[(t.name, len(t.labels)) for t in saved]} "

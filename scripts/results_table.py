@@ -35,16 +35,71 @@ ROWS = [
 for task, metric in [("question_type", "TREC-6 test accuracy"), ("sentiment", "SST-2 dev accuracy"), ("ner", "CoNLL-2003 test entity F1")]:
     ROWS += [
         ("04_training_loop", f"joint model: {metric}", f"tasks.{task}.test_metric", "{:.2f}", "target", f"tasks.{task}.target"),
+        ("04_training_loop", f"joint model, mean ± std over 3 seeds: {metric}", f"tasks.{task}.seeds.mean_std", "{}", "target",
+         f"tasks.{task}.target"),
         ("04_training_loop", f"linear probe on frozen embeddings: {metric}", f"tasks.{task}.linear_probe", "{:.2f}",
          "joint model", f"tasks.{task}.test_metric"),
         ("04_training_loop", f"same model, this task alone, same steps: {metric}", f"tasks.{task}.single_task", "{:.2f}",
          "joint model", f"tasks.{task}.test_metric"),
     ]
+REFERENCE = ("everything trained", "scenarios.everything trained (reference).accuracy")
+ROWS += [
+    ("03_freezing_and_transfer", "everything trained (reference): TREC-6 / SST-2 accuracy", REFERENCE[1], "{:.1f}", None, None),
+    ("03_freezing_and_transfer", "entire network frozen, 16 examples per class, nearest centroid: TREC-6 / SST-2",
+     "scenarios.entire network frozen + class centroids (16 per class).accuracy", "{:.1f}", *REFERENCE),
+    ("03_freezing_and_transfer", "backbone frozen, heads on cached embeddings: TREC-6 / SST-2",
+     "scenarios.backbone frozen (heads on cached embeddings).accuracy", "{:.1f}", *REFERENCE),
+    ("03_freezing_and_transfer", "heads on cached embeddings, speed-up per epoch", "cached_heads.speedup_per_epoch_vs_finetuning", "{:.0f}x",
+     None, None),
+    ("03_freezing_and_transfer", "Task A head frozen, encoder trained on Task B only: TREC-6",
+     "head_frozen.Task A head frozen, encoder trained on B only.task_a_after", "{:.1f}",
+     "before", "head_frozen.Task A head frozen, encoder trained on B only.task_a_before"),
+    ("03_freezing_and_transfer", "Task A head frozen, encoder trained on A and B: TREC-6",
+     "head_frozen.Task A head frozen, encoder trained on A and B.task_a_after", "{:.1f}",
+     "before", "head_frozen.Task A head frozen, encoder trained on A and B.task_a_before"),
+    ("03_freezing_and_transfer", "random weights, same budget: TREC-6 / SST-2",
+     "scenarios.same architecture, random weights (nothing frozen).accuracy", "{:.1f}", *REFERENCE),
+    ("03_freezing_and_transfer", "gradual unfreezing: TREC-6 / SST-2",
+     "scenarios.gradual unfreezing (heads, + top 2 layers, + all).accuracy", "{:.1f}", *REFERENCE),
+    ("03_freezing_and_transfer", "separate models, one per task: TREC-6 / SST-2",
+     "scenarios.separate models, one per task.accuracy", "{:.1f}", "one multi-task model", REFERENCE[1]),
+    ("03_freezing_and_transfer", "separate models: predict seconds for both tasks",
+     "multi_vs_separate.predict_seconds_both_tasks.separate", "{:.2f}", "one multi-task model",
+     "multi_vs_separate.predict_seconds_both_tasks.multi_task"),
+]
+for strategy in ["temperature T=2", "temperature T=5", "proportional, Task B loss x5", "multi-task, then Task B fine-tune",
+                 "Task B head on frozen embeddings"]:
+    ROWS.append(("03_freezing_and_transfer", f"Task B limited to a few hundred examples, {strategy}: TREC-6 / SST-2",
+                 f"limited_data.strategies.{strategy}.accuracy", "{:.1f}", "proportional sampling",
+                 "limited_data.strategies.proportional.accuracy"))
 ROWS += [
     ("04_training_loop", "uniform encoder rate: mean of the three test metrics", "llrd_vs_uniform.uniform_mean_test_metric", "{:.2f}",
      "layer-wise decay 0.9", "llrd_vs_uniform.llrd_mean_test_metric"),
     ("04_training_loop", "joint training, minutes on this machine", "training_minutes", "{:.1f}", None, None),
 ]
+
+for batch in (32, 128):
+    ROWS += [
+        ("benchmark", f"encode sentences/s, int8 fast path, batch {batch} (STS-B test)",
+         f"encode.this project, int8 (dynamic quantisation).batch {batch}.sentences_per_s", "{:.0f}", "sentence-transformers torch, same run",
+         f"encode.sentence-transformers (torch).batch {batch}.sentences_per_s"),
+        ("benchmark", f"encode speed-up vs sentence-transformers, int8 fast path, batch {batch}",
+         f"encode.this project, int8 (dynamic quantisation).batch {batch}.ratio_to_sentence_transformers", "{:.2f}x", "fp32 encoder",
+         f"encode.this project, fp32.batch {batch}.ratio_to_sentence_transformers"),
+        ("benchmark", f"STS-B test Spearman, int8 fast path, batch {batch}",
+         f"encode.this project, int8 (dynamic quantisation).batch {batch}.stsb_test_spearman", "{:.2f}", "fp32 encoder",
+         f"encode.this project, fp32.batch {batch}.stsb_test_spearman"),
+    ]
+ROWS += [
+    ("benchmark", "fp32 encoder GFLOP/s", "flops.encoder_gflop_per_s", "{:.1f}", "1024x1024 matmul, same run", "flops.matmul_1024_gflop_per_s"),
+    ("benchmark", "multi-task predict, 3 tasks vs 1 task", "predict.3 task(s).ratio_to_1_task", "{:.2f}x", "3 separate models",
+     "predict.3 separate models.ratio_to_1_task"),
+    ("benchmark", "training sentences/s, heads on cached embeddings", "training.cached_heads_sentences_per_s", "{:.0f}", "fine-tuning",
+     "training.fine_tuning_sentences_per_s"),
+    ("benchmark", "peak memory growth encoding 50,000 short sentences, MB", "peak_memory.50000.peak_rss_growth_mb", "{:.1f}",
+     "10,000 sentences", "peak_memory.10000.peak_rss_growth_mb"),
+]
+ROWS.sort(key=lambda row: row[0])  # by notebook, keeping each notebook's order
 
 
 def lookup(figures: dict, path: str):
@@ -54,6 +109,9 @@ def lookup(figures: dict, path: str):
 
 
 def fmt(value, pattern: str) -> str:
+    """A number, or a {task: number} dict as 'a / b' in the dict's order."""
+    if isinstance(value, dict):
+        return " / ".join(fmt(v, pattern) for v in value.values())
     return pattern.format(value) if isinstance(value, (int, float)) else str(value)
 
 

@@ -31,6 +31,7 @@ def test_bom_and_crlf_are_read(tmp_path, content):
         ("sentence\tlabel\nfine\t1\ntoo\tmany\tfields\n", 3, "expected 2 tab-separated fields, found 3"),
         ("sentence\tlabel\nfine\tone\n", 2, "column 'label': 'one' is not int"),
         (b"sentence\tlabel\nfine\t1\nbad \xff byte\t0\n", 3, "not valid UTF-8"),
+        ("sentence\tlabel\nfine\t1\n\nlost\t0\n", 3, "expected 2 tab-separated fields, found 0"),  # a blank line is not skipped
     ],
 )
 def test_malformed_tsv_names_file_and_line(tmp_path, content, line, message):
@@ -60,12 +61,31 @@ def test_conll_sentences_and_tags(tmp_path):
 
 @pytest.mark.parametrize(
     "content, line, message",
-    [("EU NNP B-NP B-ORG\nrejects\n", 2, "expected 'WORD ... TAG'"), ("EU NNP B-NP B-ORGANISATION\n", 1, "unknown tag")],
+    [
+        ("EU NNP B-NP B-ORG\nrejects\n", 2, "expected 'WORD ... TAG'"),
+        ("EU NNP B-NP B-ORGANISATION\n", 1, "unknown tag"),
+        ("EU NNP B-NP B-ORG\nrejects VBZ B-VP\n", 2, "expected 4 columns like the lines above, found 3"),  # tag column missing
+        ("", 1, "no sentences in file"),
+        ("-DOCSTART- -X- -X- O\n\n", 1, "no sentences in file"),
+        (b"EU NNP B-NP B-ORG\n\nM\xfcller NNP B-NP B-ORG\n", 3, "byte 0xfc is not valid UTF-8"),
+    ],
 )
 def test_malformed_conll_names_file_and_line(tmp_path, content, line, message):
     path = write(tmp_path / "c.txt", content)
     with pytest.raises(ValueError, match=re.escape(f"{path}:{line}: {message}")):
         helpers.read_conll(path, ["O", "B-ORG"])
+
+
+def test_conll_with_bom_and_crlf_is_read(tmp_path):
+    path = write(tmp_path / "c.txt", "\ufeffEU NNP B-NP B-ORG\r\nrejects VBZ B-VP O\r\n\r\nPeter NNP B-NP B-ORG\r\n")
+    assert helpers.read_conll(path, ["O", "B-ORG"]) == [(["EU", "rejects"], ["B-ORG", "O"]), (["Peter"], ["B-ORG"])]
+
+
+@pytest.mark.parametrize("content, line, message", [("negative\n\npositive\n", 2, "empty label name"), (b"neg\n\xe9\n", 2, "not valid UTF-8")])
+def test_malformed_labels_file_names_file_and_line(tmp_path, content, line, message):
+    path = write(tmp_path / "labels.txt", content)
+    with pytest.raises(ValueError, match=re.escape(f"{path}:{line}:") + ".*" + re.escape(message)):
+        helpers.read_labels(path)
 
 
 def test_empty_labels_file_is_an_error(tmp_path):

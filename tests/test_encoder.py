@@ -1,5 +1,10 @@
 """SentenceEncoder: parity with sentence-transformers, batching, and the input contract."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -102,3 +107,71 @@ def test_saved_encoder_loads_in_sentence_transformers(tmp_path, pooling):
     sentences = ["A short one.", "A somewhat longer sentence, with a comma and more words in it."]
     assert reference.max_seq_length == 128
     torch.testing.assert_close(torch.from_numpy(reference.encode(sentences)), encoder.encode(sentences), atol=1e-5, rtol=0)
+
+
+PEAK_MEMORY_SCRIPT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+import helpers
+
+def status(field):  # kB, from the kernel's own accounting of this process
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field + ":"))
+    return int(line.split()[1])
+
+encoder = helpers.SentenceEncoder(sys.argv[2], max_seq_length=16, device="cpu")
+sentences = [f"short sentence number {i}" for i in range(int(sys.argv[1]))]
+Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+before = status("VmRSS")
+embeddings = encoder.encode(sentences, batch_size=256)
+print(status("VmHWM") - before, embeddings.numel() * 4 // 1024)
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(encoder, tmp_path_factory):
+    """A one-layer, 32-dimensional BERT with the real tokenizer: the same code path as the real model, 100x cheaper."""
+    from transformers import BertConfig, BertModel
+
+    path = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(encoder.tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64)
+    BertModel(config).save_pretrained(path)
+    encoder.tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc to measure peak memory")
+def test_encode_memory_grows_with_the_output_not_the_input_and_shows_progress(tiny_model_dir):
+    def run(n):
+        env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+        done = subprocess.run([sys.executable, "-c", PEAK_MEMORY_SCRIPT, str(n), str(tiny_model_dir), str(Path(helpers.__file__).parent)],
+                              capture_output=True, text=True, env=env, check=True)
+        growth_kb, output_kb = map(int, done.stdout.split())
+        return growth_kb, output_kb, done.stderr
+
+    growth, output, progress = run(100_000)
+    assert "encode: 100%" in progress  # a progress bar on long inputs
+    # Peak memory while encoding 100,000 sentences: the output tensor plus a bounded working set (batches, the
+    # sorted order, one chunk of tokenised text), not a copy of the tokenised input.
+    assert growth < 2 * output + 48 * 1024, (growth, output)
+
+
+@pytest.fixture(scope="module")
+def int8_encoder():
+    return helpers.SentenceEncoder(device="cpu", precision="int8")
+
+
+def test_int8_fast_path_keeps_the_input_contract(int8_encoder):
+    assert int8_encoder.encode([]).shape == (0, 384)
+    embeddings = int8_encoder.encode(["", "   ", "x " * 5000])
+    assert embeddings.dtype == torch.float32 and torch.isfinite(embeddings).all()
+    with pytest.raises(TypeError, match=r"sentences\[1\] is int"):
+        int8_encoder.encode(["fine", 3])
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_unsupported_precision_is_rejected_on_cpu(precision):
+    with pytest.raises(ValueError, match="precision must be"):
+        helpers.SentenceEncoder(device="cpu", precision=precision)

@@ -1,5 +1,9 @@
 """MultiTaskModel: word alignment, one forward pass for every task, predict, save/load."""
 
+import hashlib
+import json
+import pickle
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -119,8 +123,75 @@ def test_mismatched_checkpoint_fails_clearly(model, tmp_path):
     weights = {k: v for k, v in model.heads.state_dict().items()}
     weights["sentiment.1.weight"] = torch.zeros(3, model.encoder.dim)
     save_file(weights, tmp_path / "model" / "heads.safetensors")
+    with pytest.raises(ValueError, match="heads.safetensors: SHA-256 differs"):
+        helpers.MultiTaskModel.load(tmp_path / "model")
+    config_path = tmp_path / "model" / "config.json"  # even with a matching checksum, the shapes are checked
+    config = json.loads(config_path.read_text())
+    config["sha256"]["heads.safetensors"] = hashlib.sha256((tmp_path / "model" / "heads.safetensors").read_bytes()).hexdigest()
+    config_path.write_text(json.dumps(config))
     with pytest.raises(ValueError, match="heads.safetensors: head weights do not match config.json"):
         helpers.MultiTaskModel.load(tmp_path / "model")
+
+
+def test_interrupted_save_leaves_the_previous_checkpoint_intact(model, tmp_path, monkeypatch):
+    model.save(tmp_path / "model")
+    before = helpers.MultiTaskModel.load(tmp_path / "model").predict(["Angela Merkel visited Paris."])
+    bias = model.heads["sentiment"][1].bias
+    original = bias.detach().clone()
+    with torch.no_grad():
+        bias += 1.0  # a changed model, whose save dies half-way through
+    monkeypatch.setattr(helpers, "save_file", lambda *args, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.save(tmp_path / "model")
+    finally:
+        with torch.no_grad():
+            bias.copy_(original)
+    assert helpers.MultiTaskModel.load(tmp_path / "model").predict(["Angela Merkel visited Paris."]) == before
+
+
+@pytest.mark.parametrize("name", helpers.WEIGHT_FILES)
+@pytest.mark.parametrize("damage", ["truncate", "flip a byte"])
+def test_truncated_or_tampered_weights_fail_clearly(model, tmp_path, name, damage):
+    model.save(tmp_path / "model")
+    path = tmp_path / "model" / name
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"{name}: SHA-256 differs from config.json's"):
+        helpers.MultiTaskModel.load(tmp_path / "model")
+
+
+def test_a_corrupt_config_names_its_file_and_line(model, tmp_path):
+    model.save(tmp_path / "model")
+    (tmp_path / "model" / "config.json").write_text('{\n  "tasks": [\n')
+    with pytest.raises(ValueError, match=r"config.json:3: not valid JSON"):
+        helpers.MultiTaskModel.load(tmp_path / "model")
+
+
+CODE_RAN = []
+
+
+def run_code(marker):
+    CODE_RAN.append(marker)
+
+
+class Payload:
+    """Unpickling this object would call run_code."""
+
+    def __reduce__(self):
+        return run_code, ("pwned",)
+
+
+def test_checkpoints_never_unpickle_code(model, tmp_path):
+    model.save(tmp_path / "model", extra={"trainer_state.pt": {"step": 1, "payload": Payload()}})
+    helpers.MultiTaskModel.load(tmp_path / "model")  # weights are safetensors and JSON: nothing to unpickle
+    with pytest.raises(pickle.UnpicklingError):  # and the trainer state is read with weights_only=True
+        helpers._load_training_state(model, None, None, {}, tmp_path / "model")
+    assert CODE_RAN == []
 
 
 def test_models_start_in_eval_mode_and_encode_keeps_it(encoder, model):

@@ -1,0 +1,176 @@
+"""Speed of this project against sentence-transformers, measured in one run on this machine: `make bench`.
+
+Prints one table and writes REPORTS_DIR/benchmark.json. Every ratio is against a row measured in the same run,
+with the same sentences, batch size and thread count. REPORT_PROFILE=quick runs it on small inputs (CI).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "notebooks"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+
+import helpers  # noqa: E402
+
+REPEAT = helpers.pick(3, 1)
+BATCH_SIZES = (32, 128)
+
+
+def stsb_spearman(embed, first, second, gold) -> float:
+    a, b = embed(first), embed(second)
+    return 100 * spearmanr(F.cosine_similarity(a, b).numpy(), gold).statistic
+
+
+def encode_rows(sentences, first, second, gold) -> dict:
+    """Throughput (sentences/s) and STS-B test Spearman of each way to encode, at each batch size."""
+    from sentence_transformers import SentenceTransformer
+
+    path = helpers.default_model_path()
+    engines = {
+        "sentence-transformers (torch)": lambda: SentenceTransformer(path, device="cpu"),
+        "this project, fp32": lambda: helpers.SentenceEncoder(path, device="cpu"),
+        "this project, int8 (dynamic quantisation)": lambda: helpers.SentenceEncoder(path, device="cpu", precision="int8"),
+        "sentence-transformers, ONNX": lambda: SentenceTransformer(path, device="cpu", backend="onnx"),
+    }
+    rows = {}
+    for name, build in engines.items():
+        try:
+            model = build()
+        except Exception as err:  # the ONNX backend needs optimum + onnxruntime, which this project does not install
+            rows[name] = {"unavailable": f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"}
+            continue
+        for batch_size in BATCH_SIZES:
+            def embed(texts, model=model, batch_size=batch_size):
+                if isinstance(model, helpers.SentenceEncoder):
+                    return model.encode(texts, batch_size=batch_size, show_progress_bar=False)
+                return model.encode(texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False).cpu()
+
+            seconds = helpers.best_time(lambda: embed(sentences), repeat=REPEAT)
+            rows.setdefault(name, {})[f"batch {batch_size}"] = {"sentences_per_s": round(len(sentences) / seconds, 1),
+                                                                "stsb_test_spearman": round(stsb_spearman(embed, first, second, gold), 2)}
+    reference = rows["sentence-transformers (torch)"]
+    for batches in rows.values():
+        for batch, row in batches.items():
+            if batch != "unavailable":
+                row["ratio_to_sentence_transformers"] = round(row["sentences_per_s"] / reference[batch]["sentences_per_s"], 2)
+    return rows
+
+
+def flops_and_peak(sentences) -> dict:
+    """Achieved GFLOP/s of the fp32 encoder (matmul FLOPs of its padded batches) against a matmul measured now."""
+    encoder = helpers.SentenceEncoder(device="cpu")
+    config = encoder.backbone.config
+    d, ff, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    flops, lengths = 0, encoder.token_lengths(sentences)
+    for idx in helpers.length_sorted_batches(lengths, 32):
+        n, t = len(idx), max(lengths[i] for i in idx)
+        # per layer: Q, K, V, output projections (4 d^2), feed-forward (2 d ff), attention scores and mix (2 t d)
+        flops += 2 * n * t * layers * (4 * d * d + 2 * d * ff + 2 * t * d)
+    seconds = helpers.best_time(lambda: encoder.encode(sentences, batch_size=32, show_progress_bar=False), repeat=REPEAT)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    matmul_seconds = helpers.best_time(lambda: [a @ b for _ in range(10)], repeat=REPEAT) / 10
+    achieved, peak = flops / seconds / 1e9, 2 * 1024**3 / matmul_seconds / 1e9
+    return {"encoder_gflop_per_s": round(achieved, 1), "matmul_1024_gflop_per_s": round(peak, 1), "share_of_matmul_peak": round(achieved / peak, 2)}
+
+
+def predict_rows(sentences) -> dict:
+    """Seconds for multi-task predict with 1, 2 and 3 tasks, and for three separate single-task models."""
+    tasks = [helpers.Task("question_type", "sentence", ["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"]),
+             helpers.Task("sentiment", "sentence", ["negative", "positive"]),
+             helpers.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])]
+    torch.manual_seed(0)
+    model = helpers.MultiTaskModel(helpers.SentenceEncoder(device="cpu"), tasks)
+    separate = [helpers.MultiTaskModel(helpers.SentenceEncoder(device="cpu"), [t]) for t in tasks]
+    seconds = {f"{k} task(s)": helpers.best_time(lambda k=k: model.predict(sentences, tasks=[t.name for t in tasks[:k]]), repeat=REPEAT)
+               for k in (1, 2, 3)}
+    seconds["3 separate models"] = helpers.best_time(lambda: [m.predict(sentences) for m in separate], repeat=REPEAT)
+    return {name: {"seconds": round(s, 3), "ratio_to_1_task": round(s / seconds["1 task(s)"], 2)} for name, s in seconds.items()}
+
+
+def training_rows(sentences, labels) -> dict:
+    """Training throughput: one fine-tuning step (forward, backward, AdamW) vs heads-only epochs on cached embeddings."""
+    task = helpers.Task("sentiment", "sentence", ["negative", "positive"])
+    torch.manual_seed(0)
+    model = helpers.MultiTaskModel(helpers.SentenceEncoder(device="cpu"), [task])
+    config = helpers.TrainConfig(steps=helpers.pick(20, 3), batch_size=32, eval_every=10**9)
+    history = helpers.train(model, {task.name: (sentences, labels)}, config)
+    encoder = helpers.SentenceEncoder(device="cpu")
+    start = time.perf_counter()
+    features, label_ids = helpers.cached_features(encoder, task, sentences, labels)
+    caching = time.perf_counter() - start
+    head = helpers.MultiTaskModel(encoder, [task]).heads[task.name]
+    epochs = helpers.pick(20, 2)
+    head_seconds = helpers.best_time(lambda: helpers.fit_head(head, features, label_ids, epochs=epochs), repeat=1)
+    return {"fine_tuning_sentences_per_s": round(history["examples"] / history["seconds"], 1),
+            "cached_heads_sentences_per_s": round(epochs * len(sentences) / head_seconds, 1),
+            "embedding_cache_sentences_per_s": round(len(sentences) / caching, 1)}
+
+
+PEAK_RSS = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+import helpers
+status = lambda f: int(next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(f + ":")).split()[1])
+encoder = helpers.SentenceEncoder(device="cpu")
+sentences = [f"a short sentence, number {i}" for i in range(int(sys.argv[1]))]
+Path("/proc/self/clear_refs").write_text("5")
+before = status("VmRSS")
+out = encoder.encode(sentences, batch_size=64, show_progress_bar=False)
+print(status("VmHWM") - before, out.numel() * 4 // 1024)
+"""
+
+
+def peak_memory_rows() -> dict:
+    """Peak RSS growth while encoding n short sentences, in fresh processes: it should follow the output size."""
+    rows = {}
+    for n in helpers.pick((10_000, 50_000), (1_000, 5_000)):
+        done = subprocess.run([sys.executable, "-c", PEAK_RSS, str(n), str(ROOT / "notebooks")], capture_output=True, text=True, check=True)
+        growth_kb, output_kb = map(int, done.stdout.split())
+        rows[str(n)] = {"peak_rss_growth_mb": round(growth_kb / 1024, 1), "output_mb": round(output_kb / 1024, 1)}
+    return rows
+
+
+def main():
+    torch.manual_seed(0)
+    first, second, gold = helpers.load_stsb("test")
+    n = helpers.pick(len(first), 100)
+    first, second, gold = first[:n], second[:n], gold[:n]
+    sentences = first + second
+    train_sentences, train_labels = helpers.load_split("sentiment", "train")
+    train_sentences, train_labels = train_sentences[: helpers.pick(2000, 96)], train_labels[: helpers.pick(2000, 96)]
+    started = time.perf_counter()
+    figures = {
+        "encode": encode_rows(sentences, first, second, gold),
+        "flops": flops_and_peak(sentences),
+        "predict": predict_rows(sentences[: helpers.pick(500, 50)]),
+        "training": training_rows(train_sentences, train_labels),
+        "peak_memory": peak_memory_rows() if Path("/proc/self/clear_refs").exists() else "not measured: needs Linux /proc",
+        "settings": {"sentences": len(sentences), "stsb_pairs": n, "repeat": REPEAT},
+    }
+    figures["settings"]["seconds"] = round(time.perf_counter() - started, 1)
+    path = helpers.write_report("benchmark", figures)
+    print(f"{'engine':45s} {'batch':>5s} {'sent/s':>8s} {'x ST':>6s} {'STS-B':>6s}")
+    for engine, batches in figures["encode"].items():
+        if "unavailable" in batches:
+            print(f"{engine:45s} unavailable: {batches['unavailable']}")
+        for batch, row in batches.items():
+            if batch != "unavailable":
+                print(f"{engine:45s} {batch[6:]:>5s} {row['sentences_per_s']:8.0f} {row['ratio_to_sentence_transformers']:6.2f} "
+                      f"{row['stsb_test_spearman']:6.2f}")
+    for key in ("flops", "predict", "training", "peak_memory"):
+        print(f"{key}: {json.dumps(figures[key])}")
+    print(f"wrote {os.path.relpath(path, ROOT)} ({helpers.banner().splitlines()[-1]})")
+
+
+if __name__ == "__main__":
+    main()

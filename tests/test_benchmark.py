@@ -1,0 +1,35 @@
+"""The benchmark runs end to end (quick profile) and reports every row against its same-run reference.
+
+Its timings are printed, never asserted: speed is judged from the ratios in reports/benchmark.json.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_writes_every_row_with_its_ratio(tmp_path):
+    env = {**os.environ, "REPORT_PROFILE": "quick", "REPORTS_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(done.stdout)
+    figures = json.loads((tmp_path / "benchmark.json").read_text())
+    measured = {(engine, int(batch[6:])): row for engine, batches in figures["encode"].items()
+                for batch, row in batches.items() if batch != "unavailable"}
+    for engine in ("sentence-transformers (torch)", "this project, fp32", "this project, int8 (dynamic quantisation)"):
+        for batch_size in (32, 128):
+            row = measured[engine, batch_size]
+            assert row["sentences_per_s"] > 0 and 0 < row["stsb_test_spearman"] <= 100
+    for batch_size in (32, 128):
+        assert measured["sentence-transformers (torch)", batch_size]["ratio_to_sentence_transformers"] == 1.0
+        fp32, reference = measured["this project, fp32", batch_size], measured["sentence-transformers (torch)", batch_size]
+        assert abs(fp32["stsb_test_spearman"] - reference["stsb_test_spearman"]) < 0.01  # the same model, the same numbers
+    assert 0 < figures["flops"]["share_of_matmul_peak"] < 2
+    assert set(figures["predict"]) == {"1 task(s)", "2 task(s)", "3 task(s)", "3 separate models"}
+    assert figures["training"]["cached_heads_sentences_per_s"] > figures["training"]["fine_tuning_sentences_per_s"] > 0
+    assert figures["settings"]["profile"] == "quick"
+    assert "this project, int8" in done.stdout  # the table is printed
