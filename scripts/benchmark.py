@@ -84,9 +84,7 @@ def flops_and_peak(sentences) -> dict:
 
 def predict_rows(sentences) -> dict:
     """Seconds for multi-task predict with 1, 2 and 3 tasks, and for three separate single-task models."""
-    tasks = [helpers.Task("question_type", "sentence", ["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"]),
-             helpers.Task("sentiment", "sentence", ["negative", "positive"]),
-             helpers.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])]
+    tasks = helpers.declare_tasks()
     torch.manual_seed(0)
     model = helpers.MultiTaskModel(helpers.SentenceEncoder(device="cpu"), tasks)
     separate = [helpers.MultiTaskModel(helpers.SentenceEncoder(device="cpu"), [t]) for t in tasks]
@@ -98,7 +96,7 @@ def predict_rows(sentences) -> dict:
 
 def training_rows(sentences, labels) -> dict:
     """Training throughput: one fine-tuning step (forward, backward, AdamW) vs heads-only epochs on cached embeddings."""
-    task = helpers.Task("sentiment", "sentence", ["negative", "positive"])
+    task = next(t for t in helpers.declare_tasks() if t.name == "sentiment")
     torch.manual_seed(0)
     model = helpers.MultiTaskModel(helpers.SentenceEncoder(device="cpu"), [task])
     config = helpers.TrainConfig(steps=helpers.pick(20, 3), batch_size=32, eval_every=10**9)
@@ -118,24 +116,35 @@ def training_rows(sentences, labels) -> dict:
 PEAK_RSS = """
 import sys
 from pathlib import Path
-sys.path.insert(0, sys.argv[2])
+sys.path.insert(0, sys.argv[4])
 import helpers
-status = lambda f: int(next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(f + ":")).split()[1])
-encoder = helpers.SentenceEncoder(device="cpu")
+
+def status(field):  # kB, from the kernel's own accounting of this process
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field + ":"))
+    return int(line.split()[1])
+
+encoder = helpers.SentenceEncoder(sys.argv[2] or None, max_seq_length=int(sys.argv[3]), device="cpu")
 sentences = [f"a short sentence, number {i}" for i in range(int(sys.argv[1]))]
-Path("/proc/self/clear_refs").write_text("5")
+Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
 before = status("VmRSS")
-out = encoder.encode(sentences, batch_size=64, show_progress_bar=False)
-print(status("VmHWM") - before, out.numel() * 4 // 1024)
+embeddings = encoder.encode(sentences, batch_size=64)
+print(status("VmHWM") - before, embeddings.numel() * 4 // 1024)
 """
 
 
+def peak_rss_growth(n: int, model=None, max_seq_length: int = 256, env=None) -> tuple[int, int, str]:
+    """Encode n short sentences in a fresh process: (peak-RSS growth in kB, output size in kB, its stderr)."""
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS, str(n), str(model or ""), str(max_seq_length), str(ROOT / "notebooks")],
+                          capture_output=True, text=True, check=True, env=env)
+    growth_kb, output_kb = map(int, done.stdout.split())
+    return growth_kb, output_kb, done.stderr
+
+
 def peak_memory_rows() -> dict:
-    """Peak RSS growth while encoding n short sentences, in fresh processes: it should follow the output size."""
+    """Peak RSS growth while encoding n short sentences: it should follow the output size, not the input."""
     rows = {}
     for n in helpers.pick((10_000, 50_000), (1_000, 5_000)):
-        done = subprocess.run([sys.executable, "-c", PEAK_RSS, str(n), str(ROOT / "notebooks")], capture_output=True, text=True, check=True)
-        growth_kb, output_kb = map(int, done.stdout.split())
+        growth_kb, output_kb, _ = peak_rss_growth(n)
         rows[str(n)] = {"peak_rss_growth_mb": round(growth_kb / 1024, 1), "output_mb": round(output_kb / 1024, 1)}
     return rows
 

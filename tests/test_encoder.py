@@ -1,7 +1,6 @@
 """SentenceEncoder: parity with sentence-transformers, batching, and the input contract."""
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,9 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 import helpers
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from benchmark import peak_rss_growth  # noqa: E402  (one measurement for the benchmark and this test)
 
 
 @pytest.fixture(scope="module")
@@ -109,25 +111,6 @@ def test_saved_encoder_loads_in_sentence_transformers(tmp_path, pooling):
     torch.testing.assert_close(torch.from_numpy(reference.encode(sentences)), encoder.encode(sentences), atol=1e-5, rtol=0)
 
 
-PEAK_MEMORY_SCRIPT = """
-import sys
-from pathlib import Path
-sys.path.insert(0, sys.argv[3])
-import helpers
-
-def status(field):  # kB, from the kernel's own accounting of this process
-    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field + ":"))
-    return int(line.split()[1])
-
-encoder = helpers.SentenceEncoder(sys.argv[2], max_seq_length=16, device="cpu")
-sentences = [f"short sentence number {i}" for i in range(int(sys.argv[1]))]
-Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
-before = status("VmRSS")
-embeddings = encoder.encode(sentences, batch_size=256)
-print(status("VmHWM") - before, embeddings.numel() * 4 // 1024)
-"""
-
-
 @pytest.fixture(scope="module")
 def tiny_model_dir(encoder, tmp_path_factory):
     """A one-layer, 32-dimensional BERT with the real tokenizer: the same code path as the real model, 100x cheaper."""
@@ -144,14 +127,8 @@ def tiny_model_dir(encoder, tmp_path_factory):
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc to measure peak memory")
 def test_encode_memory_grows_with_the_output_not_the_input_and_shows_progress(tiny_model_dir):
-    def run(n):
-        env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
-        done = subprocess.run([sys.executable, "-c", PEAK_MEMORY_SCRIPT, str(n), str(tiny_model_dir), str(Path(helpers.__file__).parent)],
-                              capture_output=True, text=True, env=env, check=True)
-        growth_kb, output_kb = map(int, done.stdout.split())
-        return growth_kb, output_kb, done.stderr
-
-    growth, output, progress = run(100_000)
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}  # the progress bar is part of what is tested
+    growth, output, progress = peak_rss_growth(100_000, tiny_model_dir, max_seq_length=16, env=env)
     assert "encode: 100%" in progress  # a progress bar on long inputs
     # Peak memory while encoding 100,000 sentences: the output tensor plus a bounded working set (batches, the
     # sorted order, one chunk of tokenised text), not a copy of the tokenised input.

@@ -1,12 +1,10 @@
 """The training loop: it learns, its parameter groups and samplers are what they claim, it stops on NaN,
 it is deterministic, and it resumes where it stopped."""
 
-import copy
 from collections import Counter
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import helpers
 
