@@ -23,6 +23,7 @@ import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -760,12 +761,17 @@ def train(model: MultiTaskModel, train_data: dict, config: TrainConfig, dev_data
         features, targets = collate(model, task, inputs, labels)
         logits = model(features, tasks=[task])[task]
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.to(logits.device).reshape(-1), ignore_index=-100)
+        diverged = partial(_diverged, step=step + 1, task=task, checkpoints=checkpoints)
         if not torch.isfinite(loss):
-            kept = f"; the last good checkpoint is {checkpoints / 'best'}" if checkpoints and (checkpoints / "best").exists() else ""
-            raise TrainingDiverged(f"loss is {loss.item()} at step {step + 1}, task {task!r}{kept}")
+            raise diverged(f"loss is {loss.item()}")
         (config.loss_weights.get(task, 1.0) * loss).backward()
-        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-        optimizer.step()
+        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+        if not torch.isfinite(grad_norm):
+            raise diverged(f"gradient norm is {grad_norm.item()}")
+        try:
+            optimizer.step()
+        except RuntimeError as error:  # an exploding rate can overflow inside AdamW before any loss turns NaN
+            raise diverged(f"the optimiser step failed ({error})") from error
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         history["loss"].append((step + 1, task, loss.item()))
@@ -780,6 +786,11 @@ def train(model: MultiTaskModel, train_data: dict, config: TrainConfig, dev_data
     history["seconds"] = time.perf_counter() - started
     model.eval()
     return history
+
+
+def _diverged(what: str, step: int, task: str, checkpoints: Path | None) -> TrainingDiverged:
+    kept = f"; the last good checkpoint is {checkpoints / 'best'}" if checkpoints and (checkpoints / "best").exists() else ""
+    return TrainingDiverged(f"{what} at step {step}, task {task!r}{kept}")
 
 
 def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, scheduler, streams, checkpoints):

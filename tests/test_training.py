@@ -135,6 +135,17 @@ def test_nan_loss_stops_with_step_and_task_and_keeps_the_last_good_checkpoint(tm
     assert not any(torch.isnan(p).any() for p in saved.parameters())
 
 
+def test_exploding_learning_rate_stops_with_step_and_task_and_keeps_the_last_good_checkpoint(tmp_path):
+    model = fresh_model()
+    history = helpers.train(model, TINY, config(steps=4, checkpoint_dir=str(tmp_path)), dev_data=TINY)
+    assert history["best_step"] is not None
+    with pytest.raises(helpers.TrainingDiverged, match=r"at step 1, task '(sentiment|ner)'; the last good checkpoint is"):
+        helpers.train(model, TINY, config(head_lr=1e38, encoder_lr=1e38, checkpoint_dir=str(tmp_path)), dev_data=TINY)
+    saved = helpers.MultiTaskModel.load(tmp_path / "best")
+    assert all(torch.isfinite(p).all() for p in saved.parameters())
+    assert saved.predict(["a wonderful , moving film"])[0]["sentiment"] in SENTIMENT.labels
+
+
 def test_resume_continues_where_it_stopped(tmp_path):
     straight = fresh_model()
     expected = helpers.train(straight, TINY, config(), dev_data=TINY)
