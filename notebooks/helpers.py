@@ -752,7 +752,7 @@ def train(model: MultiTaskModel, train_data: dict, config: TrainConfig, dev_data
         start_step, history = _load_training_state(model, optimizer, scheduler, streams, checkpoints / "last")
     trainable = [p for g in groups for p in g["params"]]
     running = {}
-    model.train()
+    train_mode(model)
     started = time.perf_counter() - history["seconds"]
     bar = progress(range(start_step, config.steps), desc="train", initial=start_step, total=config.steps)
     for step in bar:
@@ -782,10 +782,18 @@ def train(model: MultiTaskModel, train_data: dict, config: TrainConfig, dev_data
         if dev_data and ((step + 1) % config.eval_every == 0 or step + 1 == config.steps):
             history["seconds"] = time.perf_counter() - started
             _evaluate_and_checkpoint(model, step + 1, dev_data, history, optimizer, scheduler, streams, checkpoints)
-            model.train()
+            train_mode(model)
     history["seconds"] = time.perf_counter() - started
     model.eval()
     return history
+
+
+def train_mode(model: MultiTaskModel) -> None:
+    """Training mode (dropout on), except for a fully frozen encoder: a fixed feature extractor runs in eval mode,
+    so it computes exactly the embeddings a cache of it would hold, and its dropout cannot blur what the heads see."""
+    model.train()
+    if not any(p.requires_grad for p in model.encoder.parameters()):
+        model.encoder.eval()
 
 
 def _diverged(what: str, step: int, task: str, checkpoints: Path | None) -> TrainingDiverged:

@@ -1,10 +1,12 @@
 """The training loop: it learns, its parameter groups and samplers are what they claim, it stops on NaN,
 it is deterministic, and it resumes where it stopped."""
 
+import copy
 from collections import Counter
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import helpers
 
@@ -94,6 +96,35 @@ def test_round_robin_cycles_through_the_tasks():
 def test_unknown_sampling_is_rejected():
     with pytest.raises(ValueError, match="sampling must be"):
         helpers.task_probabilities({"a": 1}, "uniform")
+
+
+def test_heads_on_cached_embeddings_match_training_through_the_frozen_encoder():
+    """Notebook 03 trains heads on cached embeddings because that is the same computation, only cheaper."""
+    sentences, labels = TINY["sentiment"]
+    targets = torch.tensor([SENTIMENT.labels.index(label) for label in labels])
+    model = fresh_model()
+    helpers.parameter_groups(model, config(freeze=("encoder",)))  # freezes the encoder the way train() does
+    cached_head = copy.deepcopy(model.heads["sentiment"])
+    torch.manual_seed(1)  # the heads' dropout masks
+    helpers.fit_head(cached_head, model.encoder.encode(sentences), targets, epochs=4, lr=1e-2, batch_size=3, seed=0)
+
+    # the same batches, optimiser and dropout masks, but every batch goes through the frozen encoder in train()'s mode
+    head = model.heads["sentiment"]
+    optimizer = torch.optim.AdamW(head.parameters(), lr=1e-2)
+    batches = torch.Generator().manual_seed(0)
+    torch.manual_seed(1)
+    helpers.train_mode(model)
+    for _ in range(4):
+        for idx in torch.randperm(len(sentences), generator=batches).split(3):
+            logits = model(model.encoder.tokenize([sentences[i] for i in idx]), tasks=["sentiment"])["sentiment"]
+            loss = F.cross_entropy(logits, targets[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    assert not model.encoder.training and head.training
+    for (name, cached), through in zip(cached_head.named_parameters(), head.parameters()):
+        torch.testing.assert_close(cached, through, atol=1e-5, rtol=0, msg=name)
 
 
 def test_batch_stream_visits_every_example_once_per_epoch():
