@@ -167,6 +167,13 @@ def test_int8_embeddings_stay_close_to_fp32_on_stsb_sentences(stsb_agreement):
     assert stsb_agreement.min() >= 0.95
 
 
+def test_unknown_quantisation_recipe_is_rejected():
+    from onnx_backbone import OnnxBackbone
+
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        OnnxBackbone(None, ["input_ids"], quantize="int4")
+
+
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_unsupported_precision_is_rejected_on_cpu(precision):
     with pytest.raises(ValueError, match="precision must be"):
