@@ -8,8 +8,7 @@ no gradients, no trainable parameters. The recipes (scripts/benchmark.py measure
   "dynamic"              every weight matrix int8 (one scale per output channel); the activations entering each
                          product quantised with one scale per batch at run time. Products of two activations
                          (attention) stay fp32. The fastest; short sentences move most (one scale per batch).
-  "dynamic-fp32-ffn-out" the same, but each layer's feed-forward output product, whose inputs hold the largest
-                         activations, stays fp32.
+  "dynamic-fp32-ffn-out" the same, but each layer's feed-forward output product stays fp32.
   "weight-only"          int8 weights in blocks of 32 (ONNX Runtime's MatMulNBits), activations quantised per
                          block of 32 values: much closer to fp32, slower.
   None                   no quantisation: what ONNX Runtime alone is worth.
@@ -20,6 +19,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -74,13 +74,24 @@ class OnnxBackbone(nn.Module):
         return SimpleNamespace(last_hidden_state=torch.from_numpy(tokens))
 
 
+@contextmanager
+def _quiet_root_logger():
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def _dynamic(path: Path, keep_fp32=lambda name: False) -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     kept = [node.name for node in onnx.load(str(path)).graph.node if node.op_type == "MatMul" and keep_fp32(node.name)]
-    logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic logs advice on pre-processing to the root logger
-    quantize_dynamic(path, path.with_suffix(".int8.onnx"), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=kept)
+    with _quiet_root_logger():  # quantize_dynamic logs advice on pre-processing to the root logger
+        quantize_dynamic(path, path.with_suffix(".int8.onnx"), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=kept)
     return path.with_suffix(".int8.onnx")
 
 
@@ -90,7 +101,8 @@ def _weight_only(path: Path) -> Path:
 
     settings = dict(bits=8, block_size=32, is_symmetric=True, accuracy_level=4)  # level 4: int8 arithmetic
     quantizer = MatMulNBitsQuantizer(onnx.load(str(path)), algo_config=DefaultWeightOnlyQuantConfig(**settings), **settings)
-    quantizer.process()
+    with _quiet_root_logger():  # it logs every node it skips
+        quantizer.process()
     quantizer.model.save_model_to_file(str(path.with_suffix(".int8.onnx")))
     return path.with_suffix(".int8.onnx")
 
