@@ -140,7 +140,8 @@ def table() -> str:
         figures = json.loads(path.read_text())
         anchor = f"{fmt(lookup(figures, anchor_key), pattern)} ({anchor_text})" if anchor_key else "-"
         settings = figures["settings"]
-        source = f"[{report}](reports/{report}.html) ({settings['profile']} profile{', DEMO data' if settings['demo_data'] else ''})"
+        rendered = f"reports/{report}.html" if (ROOT / "reports" / f"{report}.html").exists() else f"reports/{report}.json"
+        source = f"[{report}]({rendered}) ({settings['profile']} profile{', DEMO data' if settings['demo_data'] else ''})"
         lines.append(f"| {label} | {fmt(lookup(figures, key), pattern)} | {anchor} | {source} |")
     return "\n".join(lines)
 
