@@ -379,7 +379,8 @@ WEIGHT_FILES = ("heads.safetensors", "encoder/model.safetensors")  # what a Mult
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()  # streamed: a large weight file is not read into memory
 
 
 def _write_json(path: Path, obj) -> None:
