@@ -140,7 +140,7 @@ def _per_token(path: Path) -> Path:
         w_int8 = np.round(weights[w] / w_scale).astype(np.int8)  # within -127..127 by construction
         scaled = op("MatMulIntegerToFloat", [q, constant(f"{w}/int8", w_int8, np.int8), one, constant(f"{w}/scale", w_scale)],
                     f"{w}/scaled", domain="com.microsoft")  # ONNX Runtime's fused integer product, cast and scale
-        correction = op("Mul", [minus_zero, constant(f"{w}/column_sums", w_int8.sum(0) * w_scale)], f"{w}/correction")
+        correction = op("Mul", [minus_zero, constant(f"{w}/column_sums", w_int8.sum(0, dtype=np.int64) * w_scale)], f"{w}/correction")
         op("Mul", [op("Add", [scaled, correction], f"{w}/corrected"), scale], node.output[0])
     graph.ClearField("node")
     graph.node.extend(nodes)
