@@ -279,7 +279,7 @@ class SentenceEncoder(nn.Module):
 
     def __init__(self, model_name_or_path=None, pooling="mean", normalize=True, max_seq_length=256, device=None,
                  precision="fp32"):
-        """precision: "fp32"; "int8" (CPU inference through ONNX Runtime with int8 weights, see onnx_backbone.py);
+        """precision: "fp32"; "int8" (CPU inference through OpenVINO with int8 weights and activations, see onnx_backbone.py);
         "fp16" (CUDA inference)."""
         super().__init__()
         self.model_name_or_path = str(model_name_or_path or default_model_path())

@@ -25,6 +25,8 @@ REPEAT = helpers.pick(3, 1)
 GOALS = {"speedup_vs_sentence_transformers": 3.0, "spearman_within_fp32": 0.5, "min_cosine_per_sentence": 0.99}  # issue 6
 BATCH_SIZES = (32, 128)
 FP32 = "this project, fp32 (torch)"  # the reference for every row's per-sentence cosine, and the encoder flops_and_peak rates
+FAST = "this project, int8 (OpenVINO)"  # the fast path: SentenceEncoder(precision="int8")
+PER_BATCH = "int8, one activation scale per batch (ONNX Runtime)"  # as sentence-transformers' int8 ONNX export quantises
 
 
 def encode_rows(sentences, first, second, gold) -> dict:
@@ -33,17 +35,18 @@ def encode_rows(sentences, first, second, gold) -> dict:
 
     path = helpers.default_model_path()
 
-    def onnx_runtime(quantize):  # the other recipes of onnx_backbone.py, beside "per-token", which precision="int8" uses
+    def exported(recipe):  # the other recipes of onnx_backbone.py, beside "openvino-int8", which precision="int8" uses
         encoder = helpers.SentenceEncoder(path, device="cpu")
-        encoder.backbone = OnnxBackbone(encoder.backbone, encoder.tokenizer.model_input_names, quantize=quantize)
+        encoder.backbone = OnnxBackbone(encoder.backbone, encoder.tokenizer.model_input_names, recipe=recipe)
         return encoder
 
     engines = {
         "sentence-transformers (torch)": lambda: SentenceTransformer(path, device="cpu"),
         FP32: lambda: helpers.SentenceEncoder(path, device="cpu"),
-        "this project, fp32 (ONNX Runtime)": lambda: onnx_runtime(None),
-        "this project, int8 (ONNX Runtime)": lambda: helpers.SentenceEncoder(path, device="cpu", precision="int8"),
-        "int8, one activation scale per batch": lambda: onnx_runtime("per-batch"),  # sentence-transformers' int8 recipe
+        "this project, fp32 (ONNX Runtime)": lambda: exported("onnxruntime"),
+        "this project, fp32 (OpenVINO)": lambda: exported("openvino"),
+        FAST: lambda: helpers.SentenceEncoder(path, device="cpu", precision="int8"),
+        PER_BATCH: lambda: exported("onnxruntime-int8"),  # sentence-transformers' int8 recipe
         # sentence-transformers' ONNX backends load through optimum-onnx, whose only release requires transformers<4.58
         "sentence-transformers, ONNX": lambda: SentenceTransformer(path, device="cpu", backend="onnx"),
         "sentence-transformers, ONNX int8": lambda: SentenceTransformer(

@@ -160,14 +160,14 @@ def stsb_agreement(encoder, int8_encoder):
 
 
 def test_int8_embeddings_stay_close_to_fp32_on_stsb_sentences(stsb_agreement):
-    # Measured on the real STS-B test sentences (batch 32): mean 0.9986, lowest 0.993 ("You got it right."); with
-    # one activation scale per batch instead of per token, the lowest was 0.956 and 15% of sentences fell below 0.99.
+    # Measured on the real STS-B test sentences (batch 32): mean 0.9993, lowest 0.9958; with one activation scale per
+    # batch (ONNX Runtime, "onnxruntime-int8") instead, the lowest was 0.956 and 15% of sentences fell below 0.99.
     assert stsb_agreement.min() >= 0.99
     assert stsb_agreement.mean() >= 0.998
 
 
 def test_int8_embedding_does_not_depend_on_the_other_sentences_in_its_batch(int8_encoder):
-    # Each token is quantised with its own scale, so a short sentence batched with a long one is encoded as alone.
+    # Each token's activations get their own scales, so a short sentence batched with a long one is encoded as alone.
     short, long = "Yes you got it.", "The committee published a detailed 240-page report on regional water usage. " * 3
     alone = int8_encoder.encode([short])
     batched = int8_encoder.encode([short, long])[:1]
@@ -177,8 +177,8 @@ def test_int8_embedding_does_not_depend_on_the_other_sentences_in_its_batch(int8
 def test_unknown_quantisation_recipe_is_rejected():
     from onnx_backbone import OnnxBackbone
 
-    with pytest.raises(ValueError, match="quantize must be one of"):
-        OnnxBackbone(None, ["input_ids"], quantize="int4")
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        OnnxBackbone(None, ["input_ids"], recipe="int4")
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
