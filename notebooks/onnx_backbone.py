@@ -7,8 +7,8 @@ Inference only: no gradients, no trainable parameters. The recipes (scripts/benc
 
   "openvino-int8"     every weight matrix int8, one scale per output channel, stored in the graph as int8 with a
                       DequantizeLinear. OpenVINO's CPU plugin keeps such weights int8 and quantises the input of each
-                      product as it runs, for every token, in groups of 32 input channels, each with its own scale, so
-                      a sentence is encoded the same whatever else is in its batch. Products of two activations
+                      product as it runs, for every token, in groups of `activation_group` input channels, each with
+                      its own scale, so a sentence is encoded the same whatever else is in its batch. Products of two activations
                       (attention) stay fp32, as does everything else (precision hint f32).
   "onnxruntime-int8"  ONNX Runtime's quantize_dynamic, the recipe of sentence-transformers' int8 ONNX export: the same
                       int8 weights, but one activation scale for the whole batch. A short sentence batched with long
@@ -28,7 +28,9 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-ACTIVATION_GROUP = 32  # input channels per activation scale in OpenVINO's int8 products (its CPU default, pinned)
+# Input channels per activation scale in OpenVINO's int8 products. Smaller groups follow each token's values more
+# closely, larger ones run faster; notebook 01 measures the trade-off. OpenVINO's own CPU default is 32.
+ACTIVATION_GROUP = 64
 
 
 class _LastHiddenState(nn.Module):
@@ -63,7 +65,8 @@ class OnnxBackbone(nn.Module):
     """Drop-in for a Hugging Face backbone at inference: backbone(**inputs).last_hidden_state, computed by the
     runtime that `recipe` names (see the module docstring)."""
 
-    def __init__(self, backbone: nn.Module, input_names: list[str], recipe: str = "openvino-int8", threads: int | None = None):
+    def __init__(self, backbone: nn.Module, input_names: list[str], recipe: str = "openvino-int8", threads: int | None = None,
+                 activation_group: int = ACTIVATION_GROUP):
         super().__init__()
         if recipe not in RECIPES:
             raise ValueError(f"recipe must be one of {list(RECIPES)}, got {recipe!r}")
@@ -72,26 +75,26 @@ class OnnxBackbone(nn.Module):
         threads = threads or torch.get_num_threads()  # the same thread count as PyTorch's
         with tempfile.TemporaryDirectory() as tmp:
             path = quantize(export(backbone, self.input_names, Path(tmp) / "backbone.onnx"))
-            self.run = runtime(path, threads)  # loads the whole graph: the file may go
+            self.run = runtime(path, threads, activation_group)  # loads the whole graph: the file may go
 
     def forward(self, **inputs) -> SimpleNamespace:
         tokens = self.run({name: inputs[name].cpu().numpy() for name in self.input_names})
         return SimpleNamespace(last_hidden_state=torch.from_numpy(tokens))
 
 
-def _openvino(path: Path, threads: int):
+def _openvino(path: Path, threads: int, activation_group: int):
     import openvino
 
     compiled = openvino.Core().compile_model(str(path), "CPU", {
         "INFERENCE_NUM_THREADS": threads,
         "INFERENCE_PRECISION_HINT": "f32",  # else bf16 where the CPU has it: no approximation beyond the int8 products
-        "DYNAMIC_QUANTIZATION_GROUP_SIZE": ACTIVATION_GROUP,
+        "DYNAMIC_QUANTIZATION_GROUP_SIZE": activation_group,
     })
     request = compiled.create_infer_request()
     return lambda feed: request.infer(feed)[0].copy()  # the request reuses its output buffer on the next call
 
 
-def _onnxruntime(path: Path, threads: int):
+def _onnxruntime(path: Path, threads: int, activation_group: int):  # the group is OpenVINO's alone
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
