@@ -8,8 +8,8 @@ Inference only: no gradients, no trainable parameters. The recipes (scripts/benc
   "openvino-int8"     every weight matrix int8, one scale per output channel, stored in the graph as int8 with a
                       DequantizeLinear. OpenVINO's CPU plugin keeps such weights int8 and quantises the input of each
                       product as it runs, for every token, in groups of `activation_group` input channels, each with
-                      its own scale, so a sentence is encoded the same whatever else is in its batch. Products of two activations
-                      (attention) stay fp32, as does everything else (precision hint f32).
+                      its own scale, so a sentence is encoded the same whatever else is in its batch. Products of two
+                      activations (attention) stay fp32, as does everything else (precision hint f32).
   "onnxruntime-int8"  ONNX Runtime's quantize_dynamic, the recipe of sentence-transformers' int8 ONNX export: the same
                       int8 weights, but one activation scale for the whole batch. A short sentence batched with long
                       ones keeps few of the 256 steps, and single embeddings move further (cosine 0.96 at worst).
