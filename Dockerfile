@@ -1,7 +1,7 @@
-# Renders the reports in a clean image. Mount the real datasets to get real figures:
+# Renders the reports in a clean image, from the datasets in data/ (copied in with the repository):
 #   docker build -t mtl-walkthrough .
-#   docker run --rm -v /path/to/data:/data -v "$PWD/reports:/app/reports" mtl-walkthrough
-# Without /data the notebooks run on the demo set and say so.
+#   docker run --rm -v "$PWD/reports:/app/reports" mtl-walkthrough
+# Another copy of the datasets: add -v /path/to/data:/data -e DATA_DIR=/data
 FROM python:3.11-slim
 
 RUN apt-get update \
@@ -9,13 +9,13 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 DATA_DIR=/data
+ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1
 
 COPY requirements.txt .
 RUN python -m venv .venv \
-    && .venv/bin/pip install --disable-pip-version-check -r requirements.txt \
-    && touch .venv/.installed
+    && .venv/bin/pip install --disable-pip-version-check -r requirements.txt
 
 COPY . .
-# DATA_DIR=/data when a data folder is mounted there, else the demo set
-CMD ["sh", "-c", "if [ ! -d /data ]; then unset DATA_DIR; fi; make reports"]
+RUN .venv/bin/pip install --disable-pip-version-check --no-deps --no-build-isolation -e . \
+    && touch .venv/.installed
+CMD ["make", "reports"]

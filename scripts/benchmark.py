@@ -6,51 +6,55 @@ with the same sentences, batch size and thread count. REPORT_PROFILE=quick runs 
 
 import json
 import os
-import subprocess
-import sys
+import platform
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "notebooks"))
+import torch
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
+import mtl
+from mtl.encoder import length_sorted_batches
+from mtl.fast import OnnxBackbone
+from mtl.measure import best_time, cosine_to_reference, interleaved_best_times, pair_spearman, peak_rss_growth
+from mtl.report import PROJECT_ROOT, pick, write_report
 
-import helpers  # noqa: E402
-from onnx_backbone import OnnxBackbone  # noqa: E402
-
-REPEAT = helpers.pick(5, 1)
-GOALS = {"speedup_vs_sentence_transformers": 3.0, "spearman_within_fp32": 0.5, "min_cosine_per_sentence": 0.99}  # issue 6
+REPEAT = pick(5, 1)
+GOALS = {
+    "speedup_vs_sentence_transformers": 3.0,
+    "spearman_within_fp32": 0.5,
+    "min_cosine_per_sentence": 0.99,
+}  # issue 6
 BATCH_SIZES = (32, 128)
 FP32 = "this project, fp32 (torch)"  # the reference for every row's per-sentence cosine, and the encoder flops_and_peak rates
 FAST = "this project, int8 (OpenVINO)"  # the fast path: SentenceEncoder(precision="int8")
-PER_BATCH = "int8, one activation scale per batch (ONNX Runtime)"  # as sentence-transformers' int8 ONNX export quantises
+PER_BATCH = (
+    "int8, one activation scale per batch (ONNX Runtime)"  # as sentence-transformers' int8 ONNX export quantises
+)
 
 
-def encode_rows(sentences, first, second, gold) -> dict:
+def encode_rows(sentences, gold) -> dict:
     """Throughput (sentences/s) and STS-B test Spearman of each way to encode, at each batch size."""
     from sentence_transformers import SentenceTransformer
 
-    path = helpers.default_model_path()
+    path = mtl.default_model_path()
 
     def exported(recipe):  # the other recipes of onnx_backbone.py, beside "openvino-int8", which precision="int8" uses
-        encoder = helpers.SentenceEncoder(path, device="cpu")
+        encoder = mtl.SentenceEncoder(path, device="cpu")
         encoder.backbone = OnnxBackbone(encoder.backbone, encoder.tokenizer.model_input_names, recipe=recipe)
         return encoder
 
     engines = {
         "sentence-transformers (torch)": lambda: SentenceTransformer(path, device="cpu"),
-        FP32: lambda: helpers.SentenceEncoder(path, device="cpu"),
+        FP32: lambda: mtl.SentenceEncoder(path, device="cpu"),
         "this project, fp32 (ONNX Runtime)": lambda: exported("onnxruntime"),
         "this project, fp32 (OpenVINO)": lambda: exported("openvino"),
-        FAST: lambda: helpers.SentenceEncoder(path, device="cpu", precision="int8"),
+        FAST: lambda: mtl.SentenceEncoder(path, device="cpu", precision="int8"),
         PER_BATCH: lambda: exported("onnxruntime-int8"),  # sentence-transformers' int8 recipe
         # sentence-transformers' ONNX backends load through optimum-onnx, whose only release requires transformers<4.58
         "sentence-transformers, ONNX": lambda: SentenceTransformer(path, device="cpu", backend="onnx"),
         "sentence-transformers, ONNX int8": lambda: SentenceTransformer(
-            path, device="cpu", backend="onnx", model_kwargs={"file_name": "onnx/model_qint8_avx512_vnni.onnx"}),
+            path, device="cpu", backend="onnx", model_kwargs={"file_name": "onnx/model_qint8_avx512_vnni.onnx"}
+        ),
     }
     rows, models = {}, {}
     for name, build in engines.items():
@@ -60,158 +64,171 @@ def encode_rows(sentences, first, second, gold) -> dict:
             rows[name] = {"unavailable": f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"}
 
     def embed(model, batch_size):
-        if isinstance(model, helpers.SentenceEncoder):
+        if isinstance(model, mtl.SentenceEncoder):
             return model.encode(sentences, batch_size=batch_size, show_progress_bar=False)
         return model.encode(sentences, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False).cpu()
 
-    runs = [(name, batch_size) for name in models for batch_size in BATCH_SIZES]
-    seconds = {run: float("inf") for run in runs}
-    for _ in range(REPEAT):  # interleaved rounds, best of each: a busy moment on the machine hits every row alike
-        for name, batch_size in runs:
-            seconds[name, batch_size] = min(seconds[name, batch_size],
-                                            helpers.best_time(lambda: embed(models[name], batch_size), repeat=1))
+    runs = {
+        (name, batch_size): (lambda name=name, b=batch_size: embed(models[name], b))
+        for name in models
+        for batch_size in BATCH_SIZES
+    }
+    seconds = interleaved_best_times(runs, rounds=REPEAT)
     embedded = {}
     for name, batch_size in runs:
         embedded[name, batch_size] = embeddings = embed(models[name], batch_size)
-        pair_cosine = F.cosine_similarity(embeddings[: len(first)], embeddings[len(first) :]).numpy()
         rows[name][f"batch {batch_size}"] = {
-            "seconds": round(seconds[name, batch_size], 3), "sentences_per_s": round(len(sentences) / seconds[name, batch_size], 1),
-            "stsb_test_spearman": round(100 * spearmanr(pair_cosine, gold).statistic, 2),
+            "seconds": round(seconds[name, batch_size], 3),
+            "sentences_per_s": round(len(sentences) / seconds[name, batch_size], 1),
+            "stsb_test_spearman": round(pair_spearman(embeddings, gold), 2),
         }
     fp32 = embedded[FP32, BATCH_SIZES[0]]  # what every row's embeddings are compared with
     reference = rows["sentence-transformers (torch)"]
     for (name, batch_size), embeddings in embedded.items():
         row = rows[name][f"batch {batch_size}"]
-        cosine = F.cosine_similarity(embeddings, fp32)  # per sentence
-        row.update({
-            "min_cosine_to_fp32": round(cosine.min().item(), 4), "mean_cosine_to_fp32": round(cosine.mean().item(), 4),
-            "share_below_cosine_goal": round((cosine < GOALS["min_cosine_per_sentence"]).float().mean().item(), 4),
-            "lowest_cosine_sentence": sentences[int(cosine.argmin())],
-            "ratio_to_sentence_transformers": round(row["sentences_per_s"] / reference[f"batch {batch_size}"]["sentences_per_s"], 2),
-        })
+        agreement = cosine_to_reference(embeddings, fp32, goal=GOALS["min_cosine_per_sentence"])
+        row.update(
+            {
+                "min_cosine_to_fp32": round(agreement["min"], 4),
+                "mean_cosine_to_fp32": round(agreement["mean"], 4),
+                "share_below_cosine_goal": round(agreement["share_below_goal"], 4),
+                "lowest_cosine_sentence": sentences[agreement["argmin"]],
+                "ratio_to_sentence_transformers": round(
+                    row["sentences_per_s"] / reference[f"batch {batch_size}"]["sentences_per_s"], 2
+                ),
+            }
+        )
     return rows
 
 
 def flops_and_peak(sentences, seconds: float) -> dict:
     """Achieved GFLOP/s of the fp32 encoder (matmul FLOPs of its padded batches at batch 32, encoded in `seconds`)
     against a matmul measured now."""
-    encoder = helpers.SentenceEncoder(device="cpu")
+    encoder = mtl.SentenceEncoder(device="cpu")
     config = encoder.backbone.config
     d, ff, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
     flops, lengths = 0, encoder.token_lengths(sentences)
-    for idx in helpers.length_sorted_batches(lengths, BATCH_SIZES[0]):
+    for idx in length_sorted_batches(lengths, BATCH_SIZES[0]):
         n, t = len(idx), max(lengths[i] for i in idx)
         # per layer: Q, K, V, output projections (4 d^2), feed-forward (2 d ff), attention scores and mix (2 t d)
         flops += 2 * n * t * layers * (4 * d * d + 2 * d * ff + 2 * t * d)
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     # best of many short runs: a peak, robust to a moment when another process shares the cores
-    matmul_seconds = helpers.best_time(lambda: [a @ b for _ in range(10)], repeat=helpers.pick(20, 2)) / 10
+    matmul_seconds = best_time(lambda: [a @ b for _ in range(10)], repeat=pick(20, 2)) / 10
     achieved, peak = flops / seconds / 1e9, 2 * 1024**3 / matmul_seconds / 1e9
-    return {"encoder_gflop_per_s": round(achieved, 1), "matmul_1024_gflop_per_s": round(peak, 1), "share_of_matmul_peak": round(achieved / peak, 2)}
+    return {
+        "encoder_gflop_per_s": round(achieved, 1),
+        "matmul_1024_gflop_per_s": round(peak, 1),
+        "share_of_matmul_peak": round(achieved / peak, 2),
+    }
 
 
 def predict_rows(sentences) -> dict:
-    """Seconds for multi-task predict with 1, 2 and 3 tasks, for three separate single-task models, and for 3 tasks on
-    the int8 fast path."""
-    tasks = helpers.declare_tasks()
+    """Seconds for multi-task predict with 1 to n tasks (every registered task), for n separate single-task models, and
+    for n tasks on the int8 fast path."""
+    tasks = mtl.declare_tasks()
     torch.manual_seed(0)
-    model = helpers.MultiTaskModel(helpers.SentenceEncoder(device="cpu"), tasks)
-    separate = [helpers.MultiTaskModel(helpers.SentenceEncoder(device="cpu"), [t]) for t in tasks]
-    seconds = {f"{k} task(s)": helpers.best_time(lambda k=k: model.predict(sentences, tasks=[t.name for t in tasks[:k]]), repeat=REPEAT)
-               for k in (1, 2, 3)}
-    seconds["3 separate models"] = helpers.best_time(lambda: [m.predict(sentences) for m in separate], repeat=REPEAT)
-    fast = helpers.MultiTaskModel(helpers.SentenceEncoder(device="cpu", precision="int8"), tasks)
+    model = mtl.MultiTaskModel(mtl.SentenceEncoder(device="cpu"), tasks)
+    separate = [mtl.MultiTaskModel(mtl.SentenceEncoder(device="cpu"), [t]) for t in tasks]
+    n = len(tasks)
+    seconds = {
+        f"{k} task(s)": best_time(
+            lambda k=k: model.predict(sentences, tasks=[t.name for t in tasks[:k]]), repeat=REPEAT
+        )
+        for k in range(1, n + 1)
+    }
+    seconds[f"{n} separate models"] = best_time(lambda: [m.predict(sentences) for m in separate], repeat=REPEAT)
+    fast = mtl.MultiTaskModel(mtl.SentenceEncoder(device="cpu", precision="int8"), tasks)
     fast.heads.load_state_dict(model.heads.state_dict())
-    seconds["3 task(s), int8 encoder"] = helpers.best_time(lambda: fast.predict(sentences), repeat=REPEAT)
-    return {name: {"seconds": round(s, 3), "ratio_to_1_task": round(s / seconds["1 task(s)"], 2)} for name, s in seconds.items()}
+    seconds[f"{n} task(s), int8 encoder"] = best_time(lambda: fast.predict(sentences), repeat=REPEAT)
+    return {
+        name: {"seconds": round(s, 3), "ratio_to_1_task": round(s / seconds["1 task(s)"], 2)}
+        for name, s in seconds.items()
+    }
 
 
 def training_rows(sentences, labels) -> dict:
     """Training throughput: one fine-tuning step (forward, backward, AdamW) vs heads-only epochs on cached embeddings."""
-    task = next(t for t in helpers.declare_tasks() if t.name == "sentiment")
+    task = next(t for t in mtl.declare_tasks() if t.name == "sentiment")
     torch.manual_seed(0)
-    model = helpers.MultiTaskModel(helpers.SentenceEncoder(device="cpu"), [task])
-    config = helpers.TrainConfig(steps=helpers.pick(20, 3), batch_size=32, eval_every=10**9)
-    history = helpers.train(model, {task.name: (sentences, labels)}, config)
-    encoder = helpers.SentenceEncoder(device="cpu")
+    model = mtl.MultiTaskModel(mtl.SentenceEncoder(device="cpu"), [task])
+    config = mtl.TrainConfig(steps=pick(20, 3), batch_size=32, eval_every=10**9)
+    history = mtl.train(model, {task.name: (sentences, labels)}, config)
+    encoder = mtl.SentenceEncoder(device="cpu")
     start = time.perf_counter()
-    features, label_ids = helpers.cached_features(encoder, task, sentences, labels)
+    features, label_ids = mtl.cached_features(encoder, task, sentences, labels)
     caching = time.perf_counter() - start
-    head = helpers.MultiTaskModel(encoder, [task]).heads[task.name]
-    epochs = helpers.pick(20, 2)
-    head_seconds = helpers.best_time(lambda: helpers.fit_head(head, features, label_ids, epochs=epochs), repeat=1)
-    return {"fine_tuning_sentences_per_s": round(history["examples"] / history["seconds"], 1),
-            "cached_heads_sentences_per_s": round(epochs * len(sentences) / head_seconds, 1),
-            "embedding_cache_sentences_per_s": round(len(sentences) / caching, 1)}
-
-
-PEAK_RSS = """
-import sys
-from pathlib import Path
-sys.path.insert(0, sys.argv[4])
-import helpers
-
-def status(field):  # kB, from the kernel's own accounting of this process
-    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field + ":"))
-    return int(line.split()[1])
-
-encoder = helpers.SentenceEncoder(sys.argv[2] or None, max_seq_length=int(sys.argv[3]), device="cpu")
-sentences = [f"a short sentence, number {i}" for i in range(int(sys.argv[1]))]
-Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
-before = status("VmRSS")
-embeddings = encoder.encode(sentences, batch_size=64)
-print(status("VmHWM") - before, embeddings.numel() * 4 // 1024)
-"""
-
-
-def peak_rss_growth(n: int, model=None, max_seq_length: int = 256, env=None) -> tuple[int, int, str]:
-    """Encode n short sentences in a fresh process: (peak-RSS growth in kB, output size in kB, its stderr)."""
-    done = subprocess.run([sys.executable, "-c", PEAK_RSS, str(n), str(model or ""), str(max_seq_length), str(ROOT / "notebooks")],
-                          capture_output=True, text=True, check=True, env=env)
-    growth_kb, output_kb = map(int, done.stdout.split())
-    return growth_kb, output_kb, done.stderr
+    head = mtl.MultiTaskModel(encoder, [task]).heads[task.name]
+    epochs = pick(20, 2)
+    head_seconds = best_time(lambda: mtl.fit_head(head, features, label_ids, epochs=epochs), repeat=1)
+    return {
+        "fine_tuning_sentences_per_s": round(history["examples"] / history["seconds"], 1),
+        "cached_heads_sentences_per_s": round(epochs * len(sentences) / head_seconds, 1),
+        "embedding_cache_sentences_per_s": round(len(sentences) / caching, 1),
+    }
 
 
 def peak_memory_rows() -> dict:
     """Peak RSS growth while encoding n short sentences: it should follow the output size, not the input."""
     rows = {}
-    for n in helpers.pick((10_000, 50_000), (1_000, 5_000)):
+    for n in pick((10_000, 50_000), (1_000, 5_000)):
         growth_kb, output_kb, _ = peak_rss_growth(n)
         rows[str(n)] = {"peak_rss_growth_mb": round(growth_kb / 1024, 1), "output_mb": round(output_kb / 1024, 1)}
     return rows
 
 
+def machine() -> dict:
+    """The CPU the figures were measured on, with the instruction sets that decide int8 and bf16 speed."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next(
+        (line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+        platform.processor(),
+    )
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "flags": [f for f in wanted if f in flags],
+    }
+
+
 def main():
     torch.manual_seed(0)
-    first, second, gold = helpers.load_stsb("test")
-    n = helpers.pick(len(first), 100)
+    first, second, gold = mtl.load_stsb("test")
+    n = pick(len(first), 100)
     first, second, gold = first[:n], second[:n], gold[:n]
     sentences = first + second
-    train_sentences, train_labels = helpers.load_split("sentiment", "train")
-    train_sentences, train_labels = train_sentences[: helpers.pick(2000, 96)], train_labels[: helpers.pick(2000, 96)]
+    train_sentences, train_labels = mtl.load_split("sentiment", "train")
+    train_sentences, train_labels = train_sentences[: pick(2000, 96)], train_labels[: pick(2000, 96)]
     started = time.perf_counter()
     figures = {
         "goals": GOALS,
-        "encode": (encode := encode_rows(sentences, first, second, gold)),
+        "encode": (encode := encode_rows(sentences, gold)),
         "flops": flops_and_peak(sentences, encode[FP32][f"batch {BATCH_SIZES[0]}"]["seconds"]),
-        "predict": predict_rows(sentences[: helpers.pick(500, 50)]),
+        "predict": predict_rows(sentences[: pick(500, 50)]),
         "training": training_rows(train_sentences, train_labels),
-        "peak_memory": peak_memory_rows() if Path("/proc/self/clear_refs").exists() else "not measured: needs Linux /proc",
-        "settings": {"sentences": len(sentences), "stsb_pairs": n, "repeat": REPEAT},
+        "peak_memory": peak_memory_rows()
+        if Path("/proc/self/clear_refs").exists()
+        else "not measured: needs Linux /proc",
+        "settings": {"sentences": len(sentences), "stsb_pairs": n, "repeat": REPEAT, "machine": machine()},
     }
     figures["settings"]["seconds"] = round(time.perf_counter() - started, 1)
-    path = helpers.write_report("benchmark", figures)
+    path = write_report("benchmark", figures)
     print(f"{'engine':45s} {'batch':>5s} {'sent/s':>8s} {'x ST':>6s} {'STS-B':>6s} {'min cos':>8s}")
     for engine, batches in figures["encode"].items():
         if "unavailable" in batches:
             print(f"{engine:45s} unavailable: {batches['unavailable']}")
         for batch, row in batches.items():
             if batch != "unavailable":
-                print(f"{engine:45s} {batch[6:]:>5s} {row['sentences_per_s']:8.0f} {row['ratio_to_sentence_transformers']:6.2f} "
-                      f"{row['stsb_test_spearman']:6.2f} {row['min_cosine_to_fp32']:8.4f}")
+                print(
+                    f"{engine:45s} {batch[6:]:>5s} {row['sentences_per_s']:8.0f} {row['ratio_to_sentence_transformers']:6.2f} "
+                    f"{row['stsb_test_spearman']:6.2f} {row['min_cosine_to_fp32']:8.4f}"
+                )
     for key in ("flops", "predict", "training", "peak_memory"):
         print(f"{key}: {json.dumps(figures[key])}")
-    print(f"wrote {os.path.relpath(path, ROOT)} ({helpers.banner().splitlines()[-1]})")
+    print(f"wrote {os.path.relpath(path, PROJECT_ROOT)} on {figures['settings']['machine']}")
 
 
 if __name__ == "__main__":

@@ -14,20 +14,36 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_benchmark_writes_every_row_with_its_ratio(tmp_path):
     env = {**os.environ, "REPORT_PROFILE": "quick", "REPORTS_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py")], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py")], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     print(done.stdout)
     figures = json.loads((tmp_path / "benchmark.json").read_text())
-    measured = {(engine, int(batch[6:])): row for engine, batches in figures["encode"].items()
-                for batch, row in batches.items() if batch != "unavailable"}
-    fast, fp32s = "this project, int8 (OpenVINO)", ("sentence-transformers (torch)", "this project, fp32 (torch)",
-                                                    "this project, fp32 (ONNX Runtime)", "this project, fp32 (OpenVINO)")
+    measured = {
+        (engine, int(batch[6:])): row
+        for engine, batches in figures["encode"].items()
+        for batch, row in batches.items()
+        if batch != "unavailable"
+    }
+    fast, fp32s = (
+        "this project, int8 (OpenVINO)",
+        (
+            "sentence-transformers (torch)",
+            "this project, fp32 (torch)",
+            "this project, fp32 (ONNX Runtime)",
+            "this project, fp32 (OpenVINO)",
+        ),
+    )
     for engine in (*fp32s, fast, "int8, one activation scale per batch (ONNX Runtime)"):
         for batch_size in (32, 128):
             row = measured[engine, batch_size]
             assert row["sentences_per_s"] > 0 and 0 < row["stsb_test_spearman"] <= 100
             assert 0.9 < row["min_cosine_to_fp32"] <= row["mean_cosine_to_fp32"] < 1.0001
-    for batch_size in (32, 128):  # the same fp32 model through PyTorch, sentence-transformers, ONNX Runtime or OpenVINO
+    for batch_size in (
+        32,
+        128,
+    ):  # the same fp32 model through PyTorch, sentence-transformers, ONNX Runtime or OpenVINO
         for fp32 in fp32s:
             assert measured[fp32, batch_size]["min_cosine_to_fp32"] > 0.9999
     for batch_size in (32, 128):
@@ -37,7 +53,13 @@ def test_benchmark_writes_every_row_with_its_ratio(tmp_path):
         for same_numbers in fp32s:  # the same model in fp32
             assert abs(measured[same_numbers, batch_size]["stsb_test_spearman"] - reference) < 0.01
     assert 0 < figures["flops"]["share_of_matmul_peak"] < 2
-    assert set(figures["predict"]) == {"1 task(s)", "2 task(s)", "3 task(s)", "3 separate models", "3 task(s), int8 encoder"}
+    assert set(figures["predict"]) == {
+        "1 task(s)",
+        "2 task(s)",
+        "3 task(s)",
+        "3 separate models",
+        "3 task(s), int8 encoder",
+    }
     assert figures["training"]["cached_heads_sentences_per_s"] > figures["training"]["fine_tuning_sentences_per_s"] > 0
     assert figures["settings"]["profile"] == "quick"
     assert fast in done.stdout  # the table is printed

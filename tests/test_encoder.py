@@ -1,7 +1,6 @@
 """SentenceEncoder: parity with sentence-transformers, batching, and the input contract."""
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,20 +8,19 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
-import helpers
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from benchmark import peak_rss_growth  # noqa: E402  (one measurement for the benchmark and this test)
+import mtl
+from mtl.encoder import length_sorted_batches, pool
+from mtl.measure import peak_rss_growth
 
 
 @pytest.fixture(scope="module")
 def stsb_sentences():
-    first, second, _ = helpers.load_stsb("test", helpers.data_dir())
+    first, second, _ = mtl.load_stsb("test", mtl.data_dir())
     return (first + second)[:400]
 
 
 def test_matches_sentence_transformers(encoder, stsb_sentences):
-    reference = SentenceTransformer(helpers.default_model_path(), device="cpu")
+    reference = SentenceTransformer(mtl.default_model_path(), device="cpu")
     expected = torch.from_numpy(reference.encode(stsb_sentences, batch_size=32))
     assert (encoder.encode(stsb_sentences) - expected).abs().max() <= 1e-5
 
@@ -33,7 +31,9 @@ def test_output_is_float32_cpu_in_input_order(encoder, stsb_sentences):
     assert embeddings.dtype == torch.float32 and embeddings.device.type == "cpu"
     assert embeddings.shape == (50, encoder.dim)
     shuffled = np.random.default_rng(0).permutation(50)
-    torch.testing.assert_close(encoder.encode([sentences[i] for i in shuffled], batch_size=8), embeddings[shuffled], atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        encoder.encode([sentences[i] for i in shuffled], batch_size=8), embeddings[shuffled], atol=1e-6, rtol=0
+    )
 
 
 def test_batch_invariance(encoder):
@@ -75,7 +75,7 @@ def test_long_input_is_truncated_to_max_seq_length(encoder):
 
 def test_normalisation_switch(encoder):
     sentences = ["One sentence.", "Another, longer sentence about something else."]
-    raw = helpers.SentenceEncoder(normalize=False, device="cpu").encode(sentences)
+    raw = mtl.SentenceEncoder(normalize=False, device="cpu").encode(sentences)
     assert not torch.allclose(raw.norm(dim=1), torch.ones(2))
     torch.testing.assert_close(torch.nn.functional.normalize(raw, dim=1), encoder.encode(sentences), atol=1e-6, rtol=0)
 
@@ -83,32 +83,37 @@ def test_normalisation_switch(encoder):
 def test_pooling_ignores_padding():
     tokens = torch.tensor([[[1.0, 5.0], [3.0, -1.0], [100.0, 100.0]]])
     mask = torch.tensor([[1, 1, 0]])
-    torch.testing.assert_close(helpers.pool(tokens, mask, "mean"), torch.tensor([[2.0, 2.0]]))
-    torch.testing.assert_close(helpers.pool(tokens, mask, "max"), torch.tensor([[3.0, 5.0]]))
-    torch.testing.assert_close(helpers.pool(tokens, mask, "cls"), torch.tensor([[1.0, 5.0]]))
+    torch.testing.assert_close(pool(tokens, mask, "mean"), torch.tensor([[2.0, 2.0]]))
+    torch.testing.assert_close(pool(tokens, mask, "max"), torch.tensor([[3.0, 5.0]]))
+    torch.testing.assert_close(pool(tokens, mask, "cls"), torch.tensor([[1.0, 5.0]]))
 
 
-@pytest.mark.parametrize("kwargs, message", [({"pooling": "median"}, "pooling must be"), ({"max_seq_length": 1000}, "max_seq_length must be")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"pooling": "median"}, "pooling must be"), ({"max_seq_length": 1000}, "max_seq_length must be")],
+)
 def test_bad_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        helpers.SentenceEncoder(device="cpu", **kwargs)
+        mtl.SentenceEncoder(device="cpu", **kwargs)
 
 
 def test_length_sorted_batches_cover_every_index_once():
     lengths = [5, 1, 9, 3, 7, 2, 8]
-    batches = helpers.length_sorted_batches(lengths, 3)
+    batches = length_sorted_batches(lengths, 3)
     assert sorted(i for b in batches for i in b) == list(range(7))
     assert [[lengths[i] for i in b] for b in batches] == [[9, 8, 7], [5, 3, 2], [1]]
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
 def test_saved_encoder_loads_in_sentence_transformers(tmp_path, pooling):
-    encoder = helpers.SentenceEncoder(pooling=pooling, max_seq_length=128, device="cpu")
+    encoder = mtl.SentenceEncoder(pooling=pooling, max_seq_length=128, device="cpu")
     encoder.save(tmp_path / "encoder")
     reference = SentenceTransformer(str(tmp_path / "encoder"), device="cpu")
     sentences = ["A short one.", "A somewhat longer sentence, with a comma and more words in it."]
     assert reference.max_seq_length == 128
-    torch.testing.assert_close(torch.from_numpy(reference.encode(sentences)), encoder.encode(sentences), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        torch.from_numpy(reference.encode(sentences)), encoder.encode(sentences), atol=1e-5, rtol=0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +123,14 @@ def tiny_model_dir(encoder, tmp_path_factory):
 
     path = tmp_path_factory.mktemp("tiny")
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(encoder.tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(encoder.tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     BertModel(config).save_pretrained(path)
     encoder.tokenizer.save_pretrained(path)
     return path
@@ -135,53 +146,7 @@ def test_encode_memory_grows_with_the_output_not_the_input_and_shows_progress(ti
     assert growth < 2 * output + 48 * 1024, (growth, output)
 
 
-@pytest.fixture(scope="module")
-def int8_encoder():
-    return helpers.SentenceEncoder(device="cpu", precision="int8")
-
-
-def test_int8_fast_path_keeps_the_input_contract(int8_encoder):
-    assert int8_encoder.encode([]).shape == (0, 384)
-    embeddings = int8_encoder.encode(["", "   ", "x " * 5000])
-    assert embeddings.dtype == torch.float32 and torch.isfinite(embeddings).all()
-    torch.testing.assert_close(embeddings.norm(dim=1), torch.ones(3))
-    with pytest.raises(TypeError, match=r"sentences\[1\] is int"):
-        int8_encoder.encode(["fine", 3])
-    with pytest.raises(ValueError, match="save the fp32 model"):
-        int8_encoder.save("never-written")
-
-
-@pytest.fixture(scope="module")
-def stsb_agreement(encoder, int8_encoder):
-    """Per-sentence cosine between int8 and fp32 embeddings over every distinct STS-B test sentence."""
-    first, second, _ = helpers.load_stsb("test", helpers.data_dir())
-    sentences = list(dict.fromkeys(first + second))
-    return (encoder.encode(sentences) * int8_encoder.encode(sentences)).sum(1)
-
-
-def test_int8_embeddings_stay_close_to_fp32_on_stsb_sentences(stsb_agreement):
-    # Measured on the real STS-B test sentences (batch 32): mean 0.9990, lowest 0.9953; with one activation scale per
-    # batch (ONNX Runtime, "onnxruntime-int8") instead, the lowest was 0.956 and 15% of sentences fell below 0.99.
-    assert stsb_agreement.min() >= 0.99
-    assert stsb_agreement.mean() >= 0.998
-
-
-def test_int8_embedding_does_not_depend_on_the_other_sentences_in_its_batch(int8_encoder):
-    # Each token's activations get their own scales, so a short sentence batched with a long one is encoded as alone.
-    short, long = "Yes you got it.", "The committee published a detailed 240-page report on regional water usage. " * 3
-    alone = int8_encoder.encode([short])
-    batched = int8_encoder.encode([short, long])[:1]
-    assert torch.nn.functional.cosine_similarity(alone, batched).item() > 0.9999
-
-
-def test_unknown_quantisation_recipe_is_rejected():
-    from onnx_backbone import OnnxBackbone
-
-    with pytest.raises(ValueError, match="recipe must be one of"):
-        OnnxBackbone(None, ["input_ids"], recipe="int4")
-
-
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_unsupported_precision_is_rejected_on_cpu(precision):
     with pytest.raises(ValueError, match="precision must be"):
-        helpers.SentenceEncoder(device="cpu", precision=precision)
+        mtl.SentenceEncoder(device="cpu", precision=precision)

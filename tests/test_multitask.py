@@ -9,32 +9,35 @@ import torch
 from safetensors.torch import save_file
 from sentence_transformers import SentenceTransformer
 
-import helpers
+import mtl
+from mtl import multitask, training
 
-NER = helpers.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])
-TASKS = [helpers.Task("question_type", "sentence", ["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"]),
-         helpers.Task("sentiment", "sentence", ["negative", "positive"]), NER]
-HARD_WORDS = ["Zürich-based", "co-operation", "1,234.56", "U.S.", "(", "naïve", "café", "😀", "'s", "antidisestablishmentarianism", "!!!", "O'Neill"]
+NER = mtl.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])
+TASKS = [
+    mtl.Task("question_type", "sentence", ["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"]),
+    mtl.Task("sentiment", "sentence", ["negative", "positive"]),
+    NER,
+]
+HARD_WORDS = [
+    "Zürich-based",
+    "co-operation",
+    "1,234.56",
+    "U.S.",
+    "(",
+    "naïve",
+    "café",
+    "😀",
+    "'s",
+    "antidisestablishmentarianism",
+    "!!!",
+    "O'Neill",
+]
 
 
 @pytest.fixture(scope="module")
 def model(encoder):
     torch.manual_seed(0)
-    return helpers.MultiTaskModel(encoder, TASKS)
-
-
-def test_alignment_round_trip_on_hard_words(encoder):
-    tags = list(range(len(HARD_WORDS)))
-    batch = encoder.tokenize([HARD_WORDS], is_split_into_words=True)
-    word_ids = batch.word_ids(0)
-    aligned = helpers.align_labels(word_ids, tags)
-    assert len(aligned) == len(batch["input_ids"][0])
-    assert aligned[0] == aligned[-1] == -100  # [CLS], [SEP]
-    # each word's label sits on exactly one sub-token, its first, and reading it back gives the words' labels
-    assert [label for label in aligned if label != -100] == tags
-    positions = helpers.first_subtoken_positions(word_ids, len(HARD_WORDS))
-    assert [aligned[p] for p in positions] == tags
-    assert sum(word_ids.count(w) > 1 for w in range(len(HARD_WORDS))) >= 5  # many words really were split
+    return mtl.MultiTaskModel(encoder, TASKS)
 
 
 def test_one_encoder_pass_per_batch_whatever_the_tasks(model):
@@ -81,7 +84,7 @@ def test_predict_rejects_unknown_tasks_and_non_strings(model):
 
 
 def test_words_beyond_max_length_are_tagged_O_with_a_warning():
-    short = helpers.MultiTaskModel(helpers.SentenceEncoder(max_seq_length=8, device="cpu"), [NER])
+    short = mtl.MultiTaskModel(mtl.SentenceEncoder(max_seq_length=8, device="cpu"), [NER])
     sentence = "one two three four five six seven eight nine ten"
     with pytest.warns(UserWarning, match="4 word\\(s\\) beyond max_seq_length=8"):
         (result,) = short.predict([sentence])
@@ -90,8 +93,8 @@ def test_words_beyond_max_length_are_tagged_O_with_a_warning():
 
 
 def test_a_fourth_task_needs_only_its_declaration(encoder):
-    intent = helpers.Task("intent", "sentence", [f"intent_{i}" for i in range(77)])
-    model = helpers.MultiTaskModel(encoder, TASKS + [intent])
+    intent = mtl.Task("intent", "sentence", [f"intent_{i}" for i in range(77)])
+    model = mtl.MultiTaskModel(encoder, TASKS + [intent])
     assert model.heads["intent"][-1].out_features == 77
     (result,) = model.predict(["I lost my card, please block it"])
     assert result["intent"] in intent.labels
@@ -102,7 +105,7 @@ def test_save_load_round_trip_gives_identical_predictions(model, tmp_path):
     model.save(tmp_path / "model")
     model.save(tmp_path / "model")  # overwriting an existing checkpoint works and leaves no staging folder behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
-    loaded = helpers.MultiTaskModel.load(tmp_path / "model", tasks=TASKS, device="cpu")
+    loaded = mtl.MultiTaskModel.load(tmp_path / "model", tasks=TASKS, device="cpu")
     assert loaded.predict(sentences) == model.predict(sentences)
     for name, value in model.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[name]), name
@@ -112,45 +115,49 @@ def test_saved_encoder_loads_in_sentence_transformers(model, tmp_path):
     model.save(tmp_path / "model")
     sentences = ["A first sentence.", "And a second, longer one with more words."]
     reference = SentenceTransformer(str(tmp_path / "model" / "encoder"), device="cpu")
-    torch.testing.assert_close(torch.from_numpy(reference.encode(sentences)), model.encoder.encode(sentences), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        torch.from_numpy(reference.encode(sentences)), model.encoder.encode(sentences), atol=1e-5, rtol=0
+    )
 
 
 def test_mismatched_checkpoint_fails_clearly(model, tmp_path):
     model.save(tmp_path / "model")
-    other = [TASKS[0], helpers.Task("sentiment", "sentence", ["negative", "neutral", "positive"]), NER]
+    other = [TASKS[0], mtl.Task("sentiment", "sentence", ["negative", "neutral", "positive"]), NER]
     with pytest.raises(ValueError, match="checkpoint tasks .* do not match"):
-        helpers.MultiTaskModel.load(tmp_path / "model", tasks=other)
+        mtl.MultiTaskModel.load(tmp_path / "model", tasks=other)
     weights = {k: v for k, v in model.heads.state_dict().items()}
     weights["sentiment.1.weight"] = torch.zeros(3, model.encoder.dim)
     save_file(weights, tmp_path / "model" / "heads.safetensors")
     with pytest.raises(ValueError, match="heads.safetensors: SHA-256 differs"):
-        helpers.MultiTaskModel.load(tmp_path / "model")
+        mtl.MultiTaskModel.load(tmp_path / "model")
     config_path = tmp_path / "model" / "config.json"  # even with a matching checksum, the shapes are checked
     config = json.loads(config_path.read_text())
-    config["sha256"]["heads.safetensors"] = hashlib.sha256((tmp_path / "model" / "heads.safetensors").read_bytes()).hexdigest()
+    config["sha256"]["heads.safetensors"] = hashlib.sha256(
+        (tmp_path / "model" / "heads.safetensors").read_bytes()
+    ).hexdigest()
     config_path.write_text(json.dumps(config))
     with pytest.raises(ValueError, match="heads.safetensors: head weights do not match config.json"):
-        helpers.MultiTaskModel.load(tmp_path / "model")
+        mtl.MultiTaskModel.load(tmp_path / "model")
 
 
 def test_interrupted_save_leaves_the_previous_checkpoint_intact(model, tmp_path, monkeypatch):
     model.save(tmp_path / "model")
-    before = helpers.MultiTaskModel.load(tmp_path / "model").predict(["Angela Merkel visited Paris."])
+    before = mtl.MultiTaskModel.load(tmp_path / "model").predict(["Angela Merkel visited Paris."])
     bias = model.heads["sentiment"][1].bias
     original = bias.detach().clone()
     with torch.no_grad():
         bias += 1.0  # a changed model, whose save dies half-way through
-    monkeypatch.setattr(helpers, "save_file", lambda *args, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(multitask, "save_file", lambda *args, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         with pytest.raises(KeyboardInterrupt):
             model.save(tmp_path / "model")
     finally:
         with torch.no_grad():
             bias.copy_(original)
-    assert helpers.MultiTaskModel.load(tmp_path / "model").predict(["Angela Merkel visited Paris."]) == before
+    assert mtl.MultiTaskModel.load(tmp_path / "model").predict(["Angela Merkel visited Paris."]) == before
 
 
-@pytest.mark.parametrize("name", helpers.WEIGHT_FILES)
+@pytest.mark.parametrize("name", multitask.WEIGHT_FILES)
 @pytest.mark.parametrize("damage", ["truncate", "flip a byte"])
 def test_truncated_or_tampered_weights_fail_clearly(model, tmp_path, name, damage):
     model.save(tmp_path / "model")
@@ -162,14 +169,14 @@ def test_truncated_or_tampered_weights_fail_clearly(model, tmp_path, name, damag
         data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match=f"{name}: SHA-256 differs from config.json's"):
-        helpers.MultiTaskModel.load(tmp_path / "model")
+        mtl.MultiTaskModel.load(tmp_path / "model")
 
 
 def test_a_corrupt_config_names_its_file_and_line(model, tmp_path):
     model.save(tmp_path / "model")
     (tmp_path / "model" / "config.json").write_text('{\n  "tasks": [\n')
     with pytest.raises(ValueError, match=r"config.json:3: not valid JSON"):
-        helpers.MultiTaskModel.load(tmp_path / "model")
+        mtl.MultiTaskModel.load(tmp_path / "model")
 
 
 CODE_RAN = []
@@ -188,9 +195,9 @@ class Payload:
 
 def test_checkpoints_never_unpickle_code(model, tmp_path):
     model.save(tmp_path / "model", extra={"trainer_state.pt": {"step": 1, "payload": Payload()}})
-    helpers.MultiTaskModel.load(tmp_path / "model")  # weights are safetensors and JSON: nothing to unpickle
+    mtl.MultiTaskModel.load(tmp_path / "model")  # weights are safetensors and JSON: nothing to unpickle
     with pytest.raises(pickle.UnpicklingError):  # and the trainer state is read with weights_only=True
-        helpers._load_training_state(model, None, None, {}, tmp_path / "model")
+        training._load_training_state(model, None, None, {}, tmp_path / "model")
     assert CODE_RAN == []
 
 
@@ -202,23 +209,3 @@ def test_models_start_in_eval_mode_and_encode_keeps_it(encoder, model):
     encoder.encode(["x"])
     assert encoder.backbone.training  # encode restores the caller's mode
     model.eval()
-
-
-def test_word_features_follow_first_subtokens(encoder):
-    sentences = [["Zürich-based", "firm"], [], ["antidisestablishmentarianism"]]
-    features, kept = helpers.word_features(encoder, sentences)
-    assert kept == [0, 1, 2] and features.shape == (3, encoder.dim)
-    batch = encoder.tokenize([sentences[0]], is_split_into_words=True)
-    with torch.inference_mode():
-        tokens = encoder(batch)["token_embeddings"][0]
-    torch.testing.assert_close(features[1], tokens[batch.word_ids(0).index(1)], atol=1e-5, rtol=0)
-
-
-def test_fit_head_learns_a_separable_problem():
-    torch.manual_seed(0)
-    features = torch.randn(200, 8)
-    labels = (features[:, 0] > 0).long()
-    head = torch.nn.Linear(8, 2)
-    losses = helpers.fit_head(head, features, labels, epochs=30, lr=0.05, batch_size=32)
-    assert losses[-1] < losses[0] / 4
-    assert (head(features).argmax(1) == labels).float().mean() > 0.97

@@ -1,23 +1,111 @@
-"""Every notebook runs top to bottom in the quick profile and writes its headline-figures JSON."""
+"""Every notebook runs top to bottom in the quick profile and writes a headline-figures JSON whose figures agree with
+each other; and a fourth task, declared with one registry entry and nothing else, flows through notebooks 02 and 04."""
 
+import base64
 import json
+import os
+import shutil
+import struct
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+from mtl import report
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch):
+def execute(path: Path, tmp_path: Path, monkeypatch) -> tuple[dict, nbformat.NotebookNode]:
+    """Run a notebook in the quick profile with its JSON and models under tmp_path; return its figures and cells."""
     monkeypatch.setenv("REPORT_PROFILE", "quick")
     monkeypatch.setenv("REPORTS_DIR", str(tmp_path))  # never overwrite the committed full-run figures
     monkeypatch.setenv("MODELS_DIR", str(tmp_path / "models"))  # nor the trained models
     monkeypatch.setenv("TQDM_DISABLE", "1")
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
-    figures = json.loads((tmp_path / f"{path.stem}.json").read_text())
+    client = NotebookClient(
+        notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    client.execute()
+    return json.loads((tmp_path / f"{path.stem}.json").read_text()), notebook
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch):
+    figures, _ = execute(path, tmp_path, monkeypatch)
     assert figures["settings"]["profile"] == "quick"
+    assert figures["settings"]["data"] == "data"  # the repository's own datasets, no setup
+    assert report.problems(path.stem, figures) == []
+
+
+FOURTH_TASK = """
+register(
+    TaskData("topic", "sentence", "topic", dev=Carve(4), test="test", display="topic test accuracy", target=50.0)
+)
+"""
+TOPICS = {
+    "sport": "The {} won the match after extra time .",
+    "weather": "Heavy {} is expected across the north tonight .",
+}
+WORDS = ["rain", "team", "snow", "club", "fog", "side", "wind", "squad", "frost", "eleven"]
+
+
+def write_topic_data(folder: Path) -> None:
+    """A small two-class sentence dataset in the repository's TSV format."""
+    folder.mkdir()
+    (folder / "labels.txt").write_text("".join(f"{label}\n" for label in TOPICS))
+    for split, n in (("train", 40), ("test", 20)):
+        rows = [
+            (template.format(WORDS[(i + k) % len(WORDS)]), k)
+            for i in range(n // 2)
+            for k, template in enumerate(TOPICS.values())
+        ]
+        (folder / f"{split}.tsv").write_text("sentence\tlabel\n" + "".join(f"{s}\t{k}\n" for s, k in rows))
+
+
+def plot_aspect(notebook, cell_start: str) -> float:
+    """Width over height of the PNG that the code cell starting with cell_start shows."""
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(cell_start))
+    png = base64.b64decode(next(o for o in cell.outputs if "image/png" in o.get("data", {}))["data"]["image/png"])
+    width, height = struct.unpack(">II", png[16:24])
+    return width / height
+
+
+def test_a_fourth_task_is_one_registry_entry(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "mtl", repo / "mtl", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        NOTEBOOK_DIR, repo / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+    )
+    with open(repo / "mtl" / "tasks.py", "a") as tasks_module:  # the one change: a registry entry
+        tasks_module.write(FOURTH_TASK)
+    data = tmp_path / "data"
+    data.mkdir()
+    for folder in (ROOT / "data").iterdir():
+        if folder.is_dir():
+            (data / folder.name).symlink_to(folder)
+    write_topic_data(data / "topic")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("DATA_DIR", str(data))
+
+    for name in ("02_multitask_heads", "04_training_loop"):
+        out = tmp_path / name
+        figures, notebook = execute(repo / "notebooks" / f"{name}.ipynb", out, monkeypatch)
+        assert report.problems(name, figures) == []
+        if name == "02_multitask_heads":
+            assert set(figures["frozen_encoder_heads_test"]) == {"question_type", "sentiment", "ner", "topic"}
+            assert "topic_head" in figures["parameters"] and "topic" in figures["baseline_test"]
+            assert plot_aspect(notebook, "encoder = mtl.SentenceEncoder()") < 1.75  # 4 heads: taller than for 3 (1.9)
+        else:
+            assert set(figures["tasks"]) == {"question_type", "sentiment", "ner", "topic"}
+            assert figures["tasks"]["topic"]["target"] == 50.0
+            assert figures["tasks"]["topic"]["metric"] == "topic test accuracy"
+            assert (
+                plot_aspect(notebook, "fig, axes = plt.subplots(1, len(tasks)") > 4.5
+            )  # 4 panels: wider than 3 (3.9)
+        outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+        assert any("topic" in o.get("text", "") for o in outputs)  # printed tables list it
+        assert not [o for o in outputs if o.output_type == "error"]

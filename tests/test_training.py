@@ -1,54 +1,73 @@
 """The training loop: it learns, its parameter groups and samplers are what they claim, it stops on NaN,
 it is deterministic, and it resumes where it stopped."""
 
-import copy
 from collections import Counter
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-import helpers
+import mtl
+from mtl import multitask, training
 
-SENTIMENT = helpers.Task("sentiment", "sentence", ["negative", "positive"])
-NER = helpers.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])
+SENTIMENT = mtl.Task("sentiment", "sentence", ["negative", "positive"])
+NER = mtl.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])
 TINY = {
-    "sentiment": (["a wonderful , moving film", "dull and lifeless", "brilliant acting throughout", "a tedious mess",
-                   "charming and funny", "clumsy , boring script", "a delightful surprise", "dreadful from start to end"],
-                  ["positive", "negative"] * 4),
-    "ner": ([["Angela", "Merkel", "visited", "Paris"], ["Reuters", "reported", "from", "Tokyo"], ["John", "Smith", "joined", "Siemens"],
-             ["the", "World", "Bank", "met", "in", "Lima"]],
-            [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "O", "B-LOC"], ["B-PER", "I-PER", "O", "B-ORG"],
-             ["O", "B-ORG", "I-ORG", "O", "O", "B-LOC"]]),
+    "sentiment": (
+        [
+            "a wonderful , moving film",
+            "dull and lifeless",
+            "brilliant acting throughout",
+            "a tedious mess",
+            "charming and funny",
+            "clumsy , boring script",
+            "a delightful surprise",
+            "dreadful from start to end",
+        ],
+        ["positive", "negative"] * 4,
+    ),
+    "ner": (
+        [
+            ["Angela", "Merkel", "visited", "Paris"],
+            ["Reuters", "reported", "from", "Tokyo"],
+            ["John", "Smith", "joined", "Siemens"],
+            ["the", "World", "Bank", "met", "in", "Lima"],
+        ],
+        [
+            ["B-PER", "I-PER", "O", "B-LOC"],
+            ["B-ORG", "O", "O", "B-LOC"],
+            ["B-PER", "I-PER", "O", "B-ORG"],
+            ["O", "B-ORG", "I-ORG", "O", "O", "B-LOC"],
+        ],
+    ),
 }
 
 
 def fresh_model():
     torch.manual_seed(0)
-    return helpers.MultiTaskModel(helpers.SentenceEncoder(max_seq_length=32, device="cpu"), [SENTIMENT, NER])
+    return mtl.MultiTaskModel(mtl.SentenceEncoder(max_seq_length=32, device="cpu"), [SENTIMENT, NER])
 
 
 def config(**overrides):
     settings = dict(steps=12, batch_size=4, head_lr=1e-2, encoder_lr=1e-4, eval_every=4, warmup_ratio=0.0, seed=0)
-    return helpers.TrainConfig(**{**settings, **overrides})
+    return mtl.TrainConfig(**{**settings, **overrides})
 
 
 def test_loop_fits_a_tiny_set():
     model = fresh_model()
-    history = helpers.train(model, TINY, config(steps=60, sampling="round_robin"))
+    history = mtl.train(model, TINY, config(steps=60, sampling="round_robin"))
     losses = {t: [loss for _, task, loss in history["loss"] if task == t] for t in TINY}
     for task, values in losses.items():
         assert sum(values[-5:]) / 5 < sum(values[:5]) / 5 / 5, task
-    assert helpers.evaluate(model, "sentiment", *TINY["sentiment"])["accuracy"] == 100.0
-    assert helpers.evaluate(model, "ner", *TINY["ner"])["f1"] == 100.0
+    assert mtl.evaluate(model, "sentiment", *TINY["sentiment"])["accuracy"] == 100.0
+    assert mtl.evaluate(model, "ner", *TINY["ner"])["f1"] == 100.0
 
 
 def test_parameter_groups_cover_each_trainable_parameter_once_with_rates_falling_with_depth():
     model = fresh_model()
-    groups = helpers.parameter_groups(model, config(freeze=(), layer_decay=0.8))
+    groups = mtl.parameter_groups(model, config(freeze=(), layer_decay=0.8))
     grouped = [id(p) for g in groups for p in g["params"]]
     assert len(grouped) == len(set(grouped)) == sum(1 for p in model.parameters() if p.requires_grad)
-    assert {g["name"] for g in groups} == {"embeddings", "head.sentiment", "head.ner", *helpers.layers(0, 5)}
+    assert {g["name"] for g in groups} == {"embeddings", "head.sentiment", "head.ner", *mtl.layers(0, 5)}
     rate = {g["name"]: g["lr"] for g in groups}
     assert rate["head.sentiment"] == rate["head.ner"] == 1e-2
     assert rate["layer.5"] == pytest.approx(1e-4)
@@ -61,28 +80,34 @@ def test_parameter_groups_cover_each_trainable_parameter_once_with_rates_falling
 
 
 def test_uniform_rate_when_decay_is_one():
-    groups = helpers.parameter_groups(fresh_model(), config(freeze=(), layer_decay=1.0))
+    groups = mtl.parameter_groups(fresh_model(), config(freeze=(), layer_decay=1.0))
     assert {g["lr"] for g in groups if not g["name"].startswith("head.")} == {1e-4}
 
 
 def test_freezing_by_name_leaves_parameters_out_and_unchanged():
     model = fresh_model()
-    frozen = ("embeddings", *helpers.layers(0, 2), "head.sentiment")
+    frozen = ("embeddings", *mtl.layers(0, 2), "head.sentiment")
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    groups = helpers.parameter_groups(model, config(freeze=frozen))
+    model.freeze(*frozen)
+    groups = mtl.parameter_groups(model, config(freeze=frozen))
     assert not {g["name"] for g in groups} & set(frozen)
-    helpers.train(model, TINY, config(steps=6, freeze=frozen, sampling="round_robin"))
+    model.unfreeze()
+    mtl.train(model, TINY, config(steps=6, freeze=frozen, sampling="round_robin"))
     for name, param in model.named_parameters():
         changed = not torch.equal(before[name], param)
-        assert changed == param.requires_grad == (helpers.parameter_group_name(name) not in (*frozen, "pooler")), name
-        if helpers.parameter_group_name(name) in frozen:
+        assert changed == param.requires_grad == (multitask.parameter_group_name(name) not in (*frozen, "pooler")), (
+            name
+        )
+        if multitask.parameter_group_name(name) in frozen:
             assert not param.requires_grad and not changed, name
 
 
 @pytest.mark.parametrize("sampling, temperature", [("proportional", 1.0), ("temperature", 2.0), ("temperature", 5.0)])
 def test_sampler_frequencies_match_their_definition(sampling, temperature):
     sizes = {"a": 5000, "b": 1000, "c": 200}
-    schedule = helpers.task_schedule(sizes, helpers.TrainConfig(steps=20000, sampling=sampling, temperature=temperature, seed=1))
+    schedule = training.task_schedule(
+        sizes, mtl.TrainConfig(steps=20000, sampling=sampling, temperature=temperature, seed=1)
+    )
     weights = {t: n ** (1 / temperature) for t, n in sizes.items()}
     counts = Counter(schedule)
     for task, weight in weights.items():
@@ -90,57 +115,55 @@ def test_sampler_frequencies_match_their_definition(sampling, temperature):
 
 
 def test_round_robin_cycles_through_the_tasks():
-    assert helpers.task_schedule({"a": 5, "b": 500, "c": 50}, helpers.TrainConfig(steps=7, sampling="round_robin")) == list("abcabca")
+    assert training.task_schedule(
+        {"a": 5, "b": 500, "c": 50}, mtl.TrainConfig(steps=7, sampling="round_robin")
+    ) == list("abcabca")
 
 
 def test_unknown_sampling_is_rejected():
     with pytest.raises(ValueError, match="sampling must be"):
-        helpers.task_probabilities({"a": 1}, "uniform")
+        mtl.task_probabilities({"a": 1}, "uniform")
+    with pytest.raises(ValueError, match="sampling must be"):
+        mtl.TrainConfig(sampling="uniform")
 
 
-def test_heads_on_cached_embeddings_match_training_through_the_frozen_encoder():
-    """Notebook 03 trains heads on cached embeddings because that is the same computation, only cheaper."""
-    sentences, labels = TINY["sentiment"]
-    targets = torch.tensor([SENTIMENT.labels.index(label) for label in labels])
+def test_a_misspelt_freeze_group_is_rejected_naming_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown parameter group\(s\) \['embedding'\].*'embeddings', 'layer.<i>'"):
+        mtl.TrainConfig(freeze=("embedding",))
     model = fresh_model()
-    helpers.parameter_groups(model, config(freeze=("encoder",)))  # freezes the encoder the way train() does
-    cached_head = copy.deepcopy(model.heads["sentiment"])
-    torch.manual_seed(1)  # the heads' dropout masks
-    helpers.fit_head(cached_head, model.encoder.encode(sentences), targets, epochs=4, lr=1e-2, batch_size=3, seed=0)
+    for group in ("layer.6", "head.topic"):  # well formed, but this model has no such group
+        with pytest.raises(ValueError, match=rf"unknown parameter group\(s\) \['{group}'\].*'layer.5'"):
+            model.freeze(group)
 
-    # the same batches, optimiser and dropout masks, but every batch goes through the frozen encoder in train()'s mode
-    head = model.heads["sentiment"]
-    optimizer = torch.optim.AdamW(head.parameters(), lr=1e-2)
-    batches = torch.Generator().manual_seed(0)
-    torch.manual_seed(1)
-    helpers.train_mode(model)
-    for _ in range(4):
-        for idx in torch.randperm(len(sentences), generator=batches).split(3):
-            logits = model(model.encoder.tokenize([sentences[i] for i in idx]), tasks=["sentiment"])["sentiment"]
-            loss = F.cross_entropy(logits, targets[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
 
-    assert not model.encoder.training and head.training
-    for (name, cached), through in zip(cached_head.named_parameters(), head.parameters()):
-        torch.testing.assert_close(cached, through, atol=1e-5, rtol=0, msg=name)
+def test_loss_weights_for_an_unknown_task_are_rejected():
+    with pytest.raises(ValueError, match=r"loss_weights names unknown task\(s\) \['sentimnet'\]"):
+        mtl.train(fresh_model(), TINY, config(loss_weights={"sentimnet": 2.0}))
+
+
+def test_building_parameter_groups_changes_nothing():
+    model = fresh_model().freeze("encoder")
+    before = {n: p.requires_grad for n, p in model.named_parameters()}
+    groups = mtl.parameter_groups(model, config(freeze=()))
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == before
+    assert {g["name"] for g in groups} == {"head.sentiment", "head.ner"}
 
 
 def test_batch_stream_visits_every_example_once_per_epoch():
     inputs = [" ".join(["w"] * n) for n in range(1, 24)]
-    stream = helpers.BatchStream(inputs, list(range(23)), batch_size=5, seed=0)
+    stream = training.BatchStream(inputs, list(range(23)), batch_size=5, seed=0)
     seen = [label for _ in range(5) for label in stream.next()[1]]
     assert sorted(seen) == list(range(23))
     assert stream.epoch == 0 and stream.position == 5
 
 
 def test_same_seed_same_metrics(tmp_path):
-    first = helpers.train(fresh_model(), TINY, config(), dev_data=TINY)
-    second = helpers.train(fresh_model(), TINY, config(), dev_data=TINY)
-    assert [l for _, _, l in first["loss"]] == [l for _, _, l in second["loss"]]
-    assert [{k: v for k, v in e.items() if k != "seconds"} for e in first["eval"]] == \
-           [{k: v for k, v in e.items() if k != "seconds"} for e in second["eval"]]
+    first = mtl.train(fresh_model(), TINY, config(), dev_data=TINY)
+    second = mtl.train(fresh_model(), TINY, config(), dev_data=TINY)
+    assert [loss for _, _, loss in first["loss"]] == [loss for _, _, loss in second["loss"]]
+    assert [{k: v for k, v in e.items() if k != "seconds"} for e in first["eval"]] == [
+        {k: v for k, v in e.items() if k != "seconds"} for e in second["eval"]
+    ]
 
 
 def interrupt_at(model, call: int, error):
@@ -158,38 +181,44 @@ def interrupt_at(model, call: int, error):
 def test_nan_loss_stops_with_step_and_task_and_keeps_the_last_good_checkpoint(tmp_path):
     model = fresh_model()
     poison = model.heads["ner"].register_forward_hook(lambda m, a, out: out * float("nan") if model.training else out)
-    with pytest.raises(helpers.TrainingDiverged, match=r"loss is nan at step 2, task 'ner'"):
-        helpers.train(model, TINY, config(sampling="round_robin", eval_every=1, checkpoint_dir=str(tmp_path)), dev_data=TINY)
+    with pytest.raises(mtl.TrainingDiverged, match=r"loss is nan at step 2, task 'ner'"):
+        mtl.train(
+            model, TINY, config(sampling="round_robin", eval_every=1, checkpoint_dir=str(tmp_path)), dev_data=TINY
+        )
     poison.remove()
-    saved = helpers.MultiTaskModel.load(tmp_path / "best")
+    saved = mtl.MultiTaskModel.load(tmp_path / "best")
     assert saved.predict(["Angela Merkel visited Paris"])[0]["ner"][0][0] == "Angela"
     assert not any(torch.isnan(p).any() for p in saved.parameters())
 
 
 def test_exploding_learning_rate_stops_with_step_and_task_and_keeps_the_last_good_checkpoint(tmp_path):
     model = fresh_model()
-    history = helpers.train(model, TINY, config(steps=4, checkpoint_dir=str(tmp_path)), dev_data=TINY)
+    history = mtl.train(model, TINY, config(steps=4, checkpoint_dir=str(tmp_path)), dev_data=TINY)
     assert history["best_step"] is not None
-    with pytest.raises(helpers.TrainingDiverged, match=r"at step 1, task '(sentiment|ner)'; the last good checkpoint is"):
-        helpers.train(model, TINY, config(head_lr=1e38, encoder_lr=1e38, checkpoint_dir=str(tmp_path)), dev_data=TINY)
-    saved = helpers.MultiTaskModel.load(tmp_path / "best")
+    with pytest.raises(mtl.TrainingDiverged, match=r"at step 1, task '(sentiment|ner)'; the last good checkpoint is"):
+        mtl.train(model, TINY, config(head_lr=1e38, encoder_lr=1e38, checkpoint_dir=str(tmp_path)), dev_data=TINY)
+    saved = mtl.MultiTaskModel.load(tmp_path / "best")
     assert all(torch.isfinite(p).all() for p in saved.parameters())
     assert saved.predict(["a wonderful , moving film"])[0]["sentiment"] in SENTIMENT.labels
 
 
 def test_resume_continues_where_it_stopped(tmp_path):
     straight = fresh_model()
-    expected = helpers.train(straight, TINY, config(), dev_data=TINY)
+    expected = mtl.train(straight, TINY, config(), dev_data=TINY)
 
     interrupted = fresh_model()
-    hook = interrupt_at(interrupted, call=7, error=KeyboardInterrupt())  # dies during step 7; last/ was saved at step 4
+    hook = interrupt_at(
+        interrupted, call=7, error=KeyboardInterrupt()
+    )  # dies during step 7; last/ was saved at step 4
     with pytest.raises(KeyboardInterrupt):
-        helpers.train(interrupted, TINY, config(checkpoint_dir=str(tmp_path)), dev_data=TINY)
+        mtl.train(interrupted, TINY, config(checkpoint_dir=str(tmp_path)), dev_data=TINY)
     hook.remove()
     resumed = fresh_model()
-    history = helpers.train(resumed, TINY, config(checkpoint_dir=str(tmp_path)), dev_data=TINY, resume=True)
+    history = mtl.train(resumed, TINY, config(checkpoint_dir=str(tmp_path)), dev_data=TINY, resume=True)
 
-    assert [l for _, _, l in history["loss"]] == pytest.approx([l for _, _, l in expected["loss"]], abs=1e-6)
+    assert [loss for _, _, loss in history["loss"]] == pytest.approx(
+        [loss for _, _, loss in expected["loss"]], abs=1e-6
+    )
     assert history["task_steps"] == expected["task_steps"]
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)

@@ -54,8 +54,13 @@ def export(backbone: nn.Module, input_names: list[str], path: Path) -> Path:
     with warnings.catch_warnings():  # tracer notes about shape-dependent Python branches that export handles
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _LastHiddenState(backbone, input_names).eval(), tuple(example.values()), str(path), dynamo=False,
-            input_names=input_names, output_names=["last_hidden_state"], opset_version=17,
+            _LastHiddenState(backbone, input_names).eval(),
+            tuple(example.values()),
+            str(path),
+            dynamo=False,
+            input_names=input_names,
+            output_names=["last_hidden_state"],
+            opset_version=17,
             dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*input_names, "last_hidden_state"]},
         )
     return path
@@ -65,8 +70,14 @@ class OnnxBackbone(nn.Module):
     """Drop-in for a Hugging Face backbone at inference: backbone(**inputs).last_hidden_state, computed by the
     runtime that `recipe` names (see the module docstring)."""
 
-    def __init__(self, backbone: nn.Module, input_names: list[str], recipe: str = "openvino-int8", threads: int | None = None,
-                 activation_group: int = ACTIVATION_GROUP):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        input_names: list[str],
+        recipe: str = "openvino-int8",
+        threads: int | None = None,
+        activation_group: int = ACTIVATION_GROUP,
+    ):
         super().__init__()
         if recipe not in RECIPES:
             raise ValueError(f"recipe must be one of {list(RECIPES)}, got {recipe!r}")
@@ -85,11 +96,15 @@ class OnnxBackbone(nn.Module):
 def _openvino(path: Path, threads: int, activation_group: int):
     import openvino
 
-    compiled = openvino.Core().compile_model(str(path), "CPU", {
-        "INFERENCE_NUM_THREADS": threads,
-        "INFERENCE_PRECISION_HINT": "f32",  # else bf16 where the CPU has it: no approximation beyond the int8 products
-        "DYNAMIC_QUANTIZATION_GROUP_SIZE": activation_group,
-    })
+    compiled = openvino.Core().compile_model(
+        str(path),
+        "CPU",
+        {
+            "INFERENCE_NUM_THREADS": threads,
+            "INFERENCE_PRECISION_HINT": "f32",  # else bf16 where the CPU has it: no approximation beyond the int8 products
+            "DYNAMIC_QUANTIZATION_GROUP_SIZE": activation_group,
+        },
+    )
     request = compiled.create_infer_request()
     return lambda feed: request.infer(feed)[0].copy()  # the request reuses its output buffer on the next call
 
@@ -118,11 +133,15 @@ def _int8_weights(path: Path) -> Path:
         if node.op_type == "MatMul" and node.input[1] in weights:
             w = node.input[1]
             scale = np.maximum(np.abs(weights[w]).max(0), 1e-12) / 127
-            graph.initializer.extend([
-                numpy_helper.from_array(np.round(weights[w] / scale).astype(np.int8), f"{w}/int8"),  # -127..127
-                numpy_helper.from_array(scale.astype(np.float32), f"{w}/scale"),
-            ])
-            nodes.append(helper.make_node("DequantizeLinear", [f"{w}/int8", f"{w}/scale"], [f"{w}/dequantized"], axis=1))
+            graph.initializer.extend(
+                [
+                    numpy_helper.from_array(np.round(weights[w] / scale).astype(np.int8), f"{w}/int8"),  # -127..127
+                    numpy_helper.from_array(scale.astype(np.float32), f"{w}/scale"),
+                ]
+            )
+            nodes.append(
+                helper.make_node("DequantizeLinear", [f"{w}/int8", f"{w}/scale"], [f"{w}/dequantized"], axis=1)
+            )
             node.input[1] = f"{w}/dequantized"
         nodes.append(node)
     graph.ClearField("node")

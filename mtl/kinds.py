@@ -1,0 +1,163 @@
+"""What differs between a sentence task and a token task, in one place per kind.
+
+A task's kind decides which encoder output its head reads, how its data files are read, how its inputs are
+tokenised and measured for batching, how labels become training targets and logits become labels, its metrics and its
+trivial baseline. The model, the training loop, the head fitting and the notebooks ask the kind (`KINDS[task.kind]`),
+so nothing outside this module branches on it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mtl.data import read_conll, read_labelled_sentences
+from mtl.encoder import SentenceEncoder, length_sorted_batches
+
+
+class SentenceKind:
+    """One label per sentence; the head reads the pooled sentence embedding (what `encode` returns)."""
+
+    name = "sentence"
+    reads = "sentence_embedding"
+    unit = "sentences"
+    headline_metric = "accuracy"
+
+    def read(self, folder: Path, split: str, labels: list[str], rows: int | None = None) -> tuple[list, list]:
+        return read_labelled_sentences(folder / f"{split}.tsv", labels, rows)
+
+    def length(self, sentence: str) -> int:
+        return len(sentence.split())
+
+    def text(self, sentence: str) -> str:
+        return sentence
+
+    def tokenize(self, encoder: SentenceEncoder, sentences: list[str]):
+        return encoder.tokenize(sentences)
+
+    def targets(self, task, features, labels: list[str]) -> torch.Tensor:
+        return torch.tensor([task.labels.index(label) for label in labels])
+
+    def decode(self, task, logits: torch.Tensor, word_ids: list[int | None], words: list[str]) -> str:
+        return task.labels[int(logits.argmax(-1))]
+
+    def score(self, gold: list[str], predicted: list[str]) -> dict[str, float]:
+        from sklearn.metrics import accuracy_score, f1_score
+
+        return {"accuracy": accuracy_score(gold, predicted), "macro_f1": f1_score(gold, predicted, average="macro")}
+
+    def embed(self, encoder: SentenceEncoder, sentences: list[str]) -> tuple[torch.Tensor, list[int]]:
+        """Features a frozen encoder gives the head, and which label each row belongs to."""
+        return encoder.encode(sentences), list(range(len(sentences)))
+
+    def flat_labels(self, labels: list[str]) -> list[str]:
+        return list(labels)
+
+    def baseline(self, train_labels: list[str], test_labels: list[str]) -> float:
+        """Accuracy x100 of always answering the most frequent training label."""
+        most_common = Counter(train_labels).most_common(1)[0][0]
+        return 100 * sum(label == most_common for label in test_labels) / len(test_labels)
+
+
+class TokenKind:
+    """One label per word (IOB2 tags); the head reads the token embeddings. A word's label sits on its first
+    sub-token; the other sub-tokens get -100, which the loss ignores, and a word's prediction is read there too."""
+
+    name = "token"
+    reads = "token_embeddings"
+    unit = "words"
+    headline_metric = "f1"
+
+    def read(self, folder: Path, split: str, labels: list[str], rows: int | None = None) -> tuple[list, list]:
+        pairs = read_conll(folder / f"{split}.txt", labels)[:rows]
+        return [words for words, _ in pairs], [tags for _, tags in pairs]
+
+    def length(self, words: list[str]) -> int:
+        return len(words)
+
+    def text(self, words: list[str]) -> str:
+        return " ".join(words)
+
+    def tokenize(self, encoder: SentenceEncoder, word_lists: list[list[str]]):
+        return encoder.tokenize(word_lists, is_split_into_words=True)
+
+    def targets(self, task, features, labels: list[list[str]]) -> torch.Tensor:
+        ids = [[task.labels.index(tag) for tag in tags] for tags in labels]
+        return torch.tensor([align_labels(features.word_ids(row), tags) for row, tags in enumerate(ids)])
+
+    def decode(
+        self, task, logits: torch.Tensor, word_ids: list[int | None], words: list[str]
+    ) -> list[tuple[str, str]]:
+        """(word, tag) for every word; a word the truncation cut off (or that holds no token) is tagged O."""
+        predicted = logits.argmax(-1)
+        positions = first_subtoken_positions(word_ids, len(words))
+        return [(w, "O" if p is None else task.labels[int(predicted[p])]) for w, p in zip(words, positions)]
+
+    def score(self, gold: list[list[str]], predicted: list[list[tuple[str, str]]]) -> dict[str, float]:
+        from seqeval.metrics import f1_score, precision_score, recall_score
+
+        tags = [[tag for _, tag in sentence] for sentence in predicted]
+        return {
+            "precision": precision_score(gold, tags, zero_division=0),
+            "recall": recall_score(gold, tags, zero_division=0),
+            "f1": f1_score(gold, tags, zero_division=0),
+        }
+
+    def embed(self, encoder: SentenceEncoder, word_lists: list[list[str]]) -> tuple[torch.Tensor, list[int]]:
+        return word_features(encoder, word_lists)
+
+    def flat_labels(self, labels: list[list[str]]) -> list[str]:
+        return [tag for tags in labels for tag in tags]
+
+    def baseline(self, train_labels: list[list[str]], test_labels: list[list[str]]) -> float:
+        """Entity F1 x100 of tagging every word O (zero: no entity is found)."""
+        return 100 * self.score(test_labels, [[("", "O")] * len(tags) for tags in test_labels])["f1"]
+
+
+KINDS = {kind.name: kind for kind in (SentenceKind(), TokenKind())}
+
+
+def align_labels(word_ids: list[int | None], word_labels: list[int]) -> list[int]:
+    """Word labels -> sub-token labels: the first sub-token of a word carries its label, the rest -100."""
+    aligned, previous = [], None
+    for word in word_ids:
+        aligned.append(-100 if word is None or word == previous else word_labels[word])
+        previous = word
+    return aligned
+
+
+def first_subtoken_positions(word_ids: list[int | None], n_words: int) -> list[int | None]:
+    """For each word, the position of its first sub-token, or None if truncation cut it off."""
+    positions = [None] * n_words
+    for position, word in enumerate(word_ids):
+        if word is not None and positions[word] is None:
+            positions[word] = position
+    return positions
+
+
+@torch.inference_mode()
+def word_features(
+    encoder: SentenceEncoder, sentences: list[list[str]], batch_size: int = 32
+) -> tuple[torch.Tensor, list[int]]:
+    """Token embedding of each word's first sub-token, for words the truncation kept: (n_kept_words, dim), and the
+    index of each kept word among all words."""
+    features, kept = [], []
+    offsets = np.cumsum([0] + [len(w) for w in sentences])
+    was_training = encoder.training
+    encoder.eval()
+    for idx in length_sorted_batches([len(w) for w in sentences], batch_size):
+        batch = encoder.tokenize([sentences[i] for i in idx], is_split_into_words=True)
+        tokens = encoder(batch)["token_embeddings"].float().cpu()
+        for row, i in enumerate(idx):
+            for word, position in enumerate(first_subtoken_positions(batch.word_ids(row), len(sentences[i]))):
+                if position is not None:
+                    features.append(tokens[row, position])
+                    kept.append(int(offsets[i]) + word)
+    encoder.train(was_training)
+    order = np.argsort(kept, kind="stable")
+    return torch.stack([features[j] for j in order]) if features else torch.empty(0, encoder.dim), [
+        kept[j] for j in order
+    ]

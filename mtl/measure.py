@@ -1,0 +1,83 @@
+"""The measurements that notebook 01, the benchmark and the tests share: timing, STS-B Spearman, agreement with a
+reference. One definition each, so a figure means the same wherever it is quoted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.stats import spearmanr
+
+
+def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
+    """Fastest wall time of `repeat` calls: the least disturbed by other work on the machine."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def interleaved_best_times(runs: dict[str, Callable[[], object]], rounds: int = 3) -> dict[str, float]:
+    """Fastest wall time of each run over `rounds` rounds in which every run goes once, in turn: a busy moment on the
+    machine hits every run alike instead of deciding a ratio."""
+    seconds = {name: float("inf") for name in runs}
+    for _ in range(rounds):
+        for name, fn in runs.items():
+            seconds[name] = min(seconds[name], best_time(fn, repeat=1))
+    return seconds
+
+
+def pair_spearman(embeddings: torch.Tensor, gold: np.ndarray) -> float:
+    """Spearman x100 between gold pair scores and the cosine of each pair, for embeddings of [first..., second...]
+    (the standard STS-B figure)."""
+    n = len(gold)
+    if len(embeddings) != 2 * n:
+        raise ValueError(f"expected {2 * n} embeddings (both sides of {n} pairs), got {len(embeddings)}")
+    cosine = F.cosine_similarity(embeddings[:n], embeddings[n:])
+    return 100 * float(spearmanr(cosine.numpy(), gold).statistic)
+
+
+def cosine_to_reference(embeddings: torch.Tensor, reference: torch.Tensor, goal: float = 0.99) -> dict:
+    """Per-sentence agreement of embeddings with reference embeddings of the same sentences: the lowest and mean
+    cosine, the share below `goal`, the index of the lowest, and the cosines themselves."""
+    cosine = F.cosine_similarity(embeddings, reference)
+    return {
+        "min": cosine.min().item(),
+        "mean": cosine.mean().item(),
+        "share_below_goal": (cosine < goal).float().mean().item(),
+        "argmin": int(cosine.argmin()),
+        "cosines": cosine,
+    }
+
+
+PEAK_RSS = """
+import sys
+from pathlib import Path
+import mtl
+
+def status(field):  # kB, from the kernel's own accounting of this process
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field + ":"))
+    return int(line.split()[1])
+
+encoder = mtl.SentenceEncoder(sys.argv[2] or None, max_seq_length=int(sys.argv[3]), device="cpu")
+sentences = [f"a short sentence, number {i}" for i in range(int(sys.argv[1]))]
+Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+before = status("VmRSS")
+embeddings = encoder.encode(sentences, batch_size=64)
+print(status("VmHWM") - before, embeddings.numel() * 4 // 1024)
+"""
+
+
+def peak_rss_growth(n: int, model=None, max_seq_length: int = 256, env=None) -> tuple[int, int, str]:
+    """Encode n short sentences in a fresh Linux process: (peak-RSS growth in kB, output size in kB, its stderr)."""
+    command = [sys.executable, "-c", PEAK_RSS, str(n), str(model or ""), str(max_seq_length)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    growth_kb, output_kb = map(int, done.stdout.split())
+    return growth_kb, output_kb, done.stderr

@@ -1,0 +1,213 @@
+"""The multi-task model: one shared SentenceEncoder, one small head per task, one encoder pass for every task.
+
+Also: which parameter group each weight belongs to (for freezing and layer-wise rates), evaluation, save and load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from mtl.data import write_json
+from mtl.encoder import SentenceEncoder, check_sentences, length_sorted_batches
+from mtl.kinds import KINDS
+from mtl.tasks import Task
+
+WEIGHT_FILES = ("heads.safetensors", "encoder/model.safetensors")  # what a checkpoint's weights are in
+GROUP_FORMS = "'embeddings', 'layer.<i>' (0 = bottom), 'encoder', 'heads', 'head.<task>'"
+
+
+def parameter_group_name(name: str) -> str:
+    """'embeddings', 'layer.<i>' (transformer layer i, from the bottom), 'pooler' or 'head.<task>'."""
+    if name.startswith("heads."):
+        return "head." + name.split(".")[1]
+    layer = re.search(r"\.layers?\.(\d+)\.", name)
+    if layer:
+        return f"layer.{layer.group(1)}"
+    return "embeddings" if ".embeddings." in name else "pooler"
+
+
+def layers(first: int, last: int) -> tuple[str, ...]:
+    """Group names of transformer layers first..last, for freezing."""
+    return tuple(f"layer.{i}" for i in range(first, last + 1))
+
+
+class MultiTaskModel(nn.Module):
+    """One shared SentenceEncoder, one small head per task; one encoder pass serves every task."""
+
+    def __init__(self, encoder: SentenceEncoder, tasks: list[Task], dropout: float = 0.1):
+        super().__init__()
+        names = [t.name for t in tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task names must be unique, got {names}")
+        self.encoder, self.tasks, self.dropout = encoder, {t.name: t for t in tasks}, dropout
+        self.heads = nn.ModuleDict(
+            {t.name: nn.Sequential(nn.Dropout(dropout), nn.Linear(encoder.dim, len(t.labels))) for t in tasks}
+        )
+        self._freeze_pooler()  # the encoder keeps its own requires_grad: a frozen encoder shared by two models stays frozen
+        self.to(encoder.device).eval()  # training is opt-in, as for the encoder
+
+    def forward(self, features, tasks=None) -> dict[str, torch.Tensor]:
+        """Logits per task: (batch, labels) for sentence tasks, (batch, tokens, labels) for token tasks."""
+        encoded = self.encoder(features)
+        return {name: self.heads[name](encoded[KINDS[self.tasks[name].kind].reads]) for name in (tasks or self.tasks)}
+
+    # ------------------------------------------------------------ freezing
+
+    def _select(self, names: tuple[str, ...]) -> list[nn.Parameter]:
+        """The parameters of the named groups; an unknown name is a ValueError listing the valid ones."""
+        known = {parameter_group_name(n) for n, _ in self.named_parameters()} - {"pooler"}
+        unknown = [g for g in names if g not in known | {"encoder", "heads"}]
+        if unknown:
+            raise ValueError(f"unknown parameter group(s) {unknown}; this model has {GROUP_FORMS}: {sorted(known)}")
+        selected = []
+        for name, param in self.named_parameters():
+            group = parameter_group_name(name)
+            if group in names or ("heads" if group.startswith("head.") else "encoder") in names:
+                selected.append(param)
+        return selected
+
+    def freeze(self, *groups: str) -> MultiTaskModel:
+        """Stop training the named groups (see GROUP_FORMS); the rest is left as it is."""
+        for param in self._select(groups):
+            param.requires_grad_(False)
+        return self
+
+    def unfreeze(self, *groups: str) -> MultiTaskModel:
+        """Train the named groups again; with no names, everything. The backbone's pooler (BERT's next-sentence
+        layer over [CLS]) stays frozen: no head reads it."""
+        for param in self._select(groups or ("encoder", "heads")):
+            param.requires_grad_(True)
+        self._freeze_pooler()
+        return self
+
+    def _freeze_pooler(self) -> None:
+        for name, param in self.named_parameters():
+            if parameter_group_name(name) == "pooler":
+                param.requires_grad_(False)
+
+    # ------------------------------------------------------------ inference
+
+    @torch.inference_mode()
+    def predict(self, sentences, tasks=None, batch_size: int = 32) -> list[dict]:
+        """Raw sentences -> [{task: label}] ({task: [(word, tag), ...]} for token tasks, words split on whitespace)."""
+        sentences = check_sentences(sentences)
+        tasks = list(tasks or self.tasks)
+        unknown = [t for t in tasks if t not in self.tasks]
+        if unknown:
+            raise ValueError(f"unknown task(s) {unknown}; this model has {list(self.tasks)}")
+        words = [s.split() for s in sentences]
+        results = [{} for _ in sentences]
+        was_training = self.training
+        self.eval()
+        truncated = 0
+        for idx in length_sorted_batches([len(s) for s in sentences], batch_size):
+            features = self.encoder.tokenize([words[i] for i in idx], is_split_into_words=True)
+            logits = {name: value.cpu() for name, value in self(features, tasks).items()}
+            for row, i in enumerate(idx):
+                word_ids = features.word_ids(row)
+                if features.encodings[row].overflowing:
+                    truncated += len(words[i]) - 1 - max((w for w in word_ids if w is not None), default=-1)
+                for name in tasks:
+                    task = self.tasks[name]
+                    results[i][name] = KINDS[task.kind].decode(task, logits[name][row], word_ids, words[i])
+        self.train(was_training)
+        if truncated:
+            limit = self.encoder.max_seq_length
+            warnings.warn(f"{truncated} word(s) beyond max_seq_length={limit} were tagged 'O'", stacklevel=3)
+        return results
+
+    # ------------------------------------------------------------ save and load
+
+    def save(self, path, extra: dict | None = None) -> None:
+        """Atomically write config.json, heads.safetensors and encoder/ (a sentence-transformers directory).
+
+        Everything is written to a staging folder first and renamed into place, so an interrupted save leaves the
+        previous checkpoint intact. `extra` maps file names to objects saved beside them with torch.save.
+        """
+        path = Path(path)
+        staging = path.with_name(path.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for name, obj in (extra or {}).items():
+            torch.save(obj, staging / name)
+        self.encoder.save(staging / "encoder")
+        save_file({k: v.contiguous() for k, v in self.heads.state_dict().items()}, staging / "heads.safetensors")
+        encoder = self.encoder
+        write_json(
+            staging / "config.json",
+            {
+                "tasks": [asdict(t) for t in self.tasks.values()],
+                "dropout": self.dropout,
+                "encoder": {
+                    "pooling": encoder.pooling,
+                    "normalize": encoder.normalize,
+                    "max_seq_length": encoder.max_seq_length,
+                },
+                "sha256": {name: sha256(staging / name) for name in WEIGHT_FILES},  # load() refuses altered weights
+            },
+        )
+        old = path.with_name(path.name + ".old")
+        if path.exists():
+            path.rename(old)
+        staging.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, path, tasks: list[Task] | None = None, device=None, precision="fp32") -> MultiTaskModel:
+        """Load a saved model; if `tasks` is given it must match the checkpoint's tasks exactly.
+
+        precision="int8" runs the encoder through the fast CPU path (see SentenceEncoder)."""
+        path = Path(path)
+        try:
+            config = json.loads((path / "config.json").read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path / 'config.json'}:{err.lineno}: not valid JSON ({err.msg})") from None
+        for name, digest in config.get("sha256", {}).items():
+            if sha256(path / name) != digest:
+                raise ValueError(
+                    f"{path / name}: SHA-256 differs from config.json's: the file is truncated or was modified"
+                )
+        saved = [Task(**t) for t in config["tasks"]]
+        if tasks is not None and list(tasks) != saved:
+            raise ValueError(
+                f"{path}: checkpoint tasks {[(t.name, len(t.labels)) for t in saved]} "
+                f"do not match the requested {[(t.name, len(t.labels)) for t in tasks]}"
+            )
+        encoder = SentenceEncoder(path / "encoder", device=device, precision=precision, **config["encoder"])
+        model = cls(encoder, saved, dropout=config["dropout"])
+        weights = load_file(path / "heads.safetensors")
+        expected = {k: tuple(v.shape) for k, v in model.heads.state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in weights.items()}
+        if found != expected:
+            diff = sorted(set(found.items()) ^ set(expected.items()))
+            raise ValueError(f"{path / 'heads.safetensors'}: head weights do not match config.json: {diff}")
+        model.heads.load_state_dict(weights)
+        return model.to(encoder.device)
+
+
+def sha256(path: Path) -> str:
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()  # streamed: a large weight file is not read into memory
+
+
+def evaluate(model: MultiTaskModel, task: str, inputs: list, labels: list, batch_size: int = 64) -> dict[str, float]:
+    """Per-task metrics x100: accuracy and macro-F1 (sentence tasks), entity-level P/R/F1 with seqeval (token tasks)."""
+    kind = KINDS[model.tasks[task].kind]
+    with warnings.catch_warnings(record=True) as caught:  # re-raised below so that it points at the caller
+        warnings.simplefilter("always")
+        predicted = [
+            r[task] for r in model.predict([kind.text(x) for x in inputs], tasks=[task], batch_size=batch_size)
+        ]
+    for w in caught:
+        warnings.warn(f"{task}: {w.message}", w.category, stacklevel=2)
+    return {name: 100 * float(value) for name, value in kind.score(labels, predicted).items()}

@@ -1,0 +1,171 @@
+"""The reports' headline figures: which profile runs, where the JSON goes, and the relations between figures that
+every report must satisfy (a ratio equals the quotient of the two figures it is computed from, a mean equals the mean
+of its values). `write_report` refuses a report that breaks one, and the tests check the committed reports with
+`problems`, so a figure rebound or mistyped on its way to the JSON cannot reach the README.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mtl.data import data_dir, write_json
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROFILE = os.environ.get("REPORT_PROFILE", "full")
+if PROFILE not in ("full", "quick"):
+    raise ValueError(f"REPORT_PROFILE must be 'full' or 'quick', got {PROFILE!r}")
+REPORTS_DIR = Path(os.environ.get("REPORTS_DIR", PROJECT_ROOT / "reports"))
+
+
+def pick(full, quick):
+    """The value for the running profile: `full` for the committed reports, `quick` for CI."""
+    return quick if PROFILE == "quick" else full
+
+
+def lookup(figures: dict, path: str):
+    """figures["a"]["b"] for the path "a.b"."""
+    for key in path.split("."):
+        figures = figures[key]
+    return figures
+
+
+def write_report(name: str, figures: dict) -> Path:
+    """Check a report's relations, then write its figures to REPORTS_DIR/name.json with the settings that produced them."""
+    meta = {
+        "profile": PROFILE,
+        "data": os.path.relpath(data_dir(), PROJECT_ROOT),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+    }
+    figures = {**figures, "settings": {**meta, **figures.get("settings", {})}}
+    broken = problems(name, figures)
+    if broken:
+        raise ValueError(f"report {name} not written, its figures disagree: " + "; ".join(broken))
+    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = REPORTS_DIR / f"{name}.json"
+    write_json(path, figures)
+    return path
+
+
+# ------------------------------------------------------------ relations between figures
+
+
+def _half_unit(x: float) -> float:
+    """Half a unit in the last decimal written: how far rounding may have moved x."""
+    text = repr(float(x))
+    if "e" in text:
+        return abs(x) * 1e-12
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return 0.5 * 10.0**-decimals
+
+
+def _ratio(ratio: float, numerator: float, denominator: float) -> tuple[float, float]:
+    """The quotient, and the tolerance that the rounding of all three figures allows."""
+    quotient = numerator / denominator
+    return quotient, _half_unit(ratio) + abs(quotient) * (
+        _half_unit(numerator) / abs(numerator) + _half_unit(denominator) / abs(denominator)
+    )
+
+
+def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]:
+    """(what, recorded value, value recomputed from other figures, tolerance) for every relation of a report."""
+    checks = []
+
+    def ratio(what, path, numerator, denominator):
+        value, (expected, tolerance) = lookup(figures, path), _ratio(lookup(figures, path), numerator, denominator)
+        checks.append((what, value, expected, tolerance))
+
+    if name == "01_sentence_encoder":
+        # each speed-up is against the sentence-transformers rate timed in the same interleaved rounds
+        rated = {"speed.fp32": "speed", "fast_path": "fast_path", "per_batch_recipe": "per_batch_recipe"}
+        rated |= {
+            f"activation_group_sweep.groups.{g}": "activation_group_sweep"
+            for g in figures["activation_group_sweep"]["groups"]
+        }
+        for row, reference in rated.items():
+            st = lookup(figures, f"{reference}.sentence_transformers_sentences_per_s")
+            ratio(
+                f"{row} speed-up",
+                f"{row}.speedup_vs_sentence_transformers",
+                lookup(figures, f"{row}.sentences_per_s"),
+                st,
+            )
+    if name == "02_multitask_heads":
+        seconds = figures["predict_seconds"]
+        ratio(
+            "all tasks vs one",
+            "predict_all_tasks_vs_one_task",
+            seconds["one model, all tasks"],
+            seconds["one model, one task"],
+        )
+        ratio("separate vs one model", "separate_models_vs_multitask", seconds["separate single-task models"],
+              seconds["one model, all tasks"])  # fmt: skip
+    if name == "03_freezing_and_transfer":
+        cached = figures["cached_heads"]
+        ratio("cached heads per epoch", "cached_heads.speedup_per_epoch_vs_finetuning", cached["finetuning_epoch_seconds"],
+              cached["cached_epoch_seconds"])  # fmt: skip
+    if name == "04_training_loop":
+        tasks = figures["tasks"]
+        for task, row in tasks.items():
+            values = row["seeds"]["values"]
+            checks.append(
+                (f"{task} seed mean", row["seeds"]["mean"], float(np.mean(values)), 0.005 + _half_unit(values[0]))
+            )
+            if len(values) > 1:
+                std = float(np.std(values, ddof=1))
+                checks.append((f"{task} seed std", row["seeds"]["std"], std, 0.005 + 2 * _half_unit(values[0])))
+        for key, column in (("llrd_mean_test_metric", "test_metric"), ("uniform_mean_test_metric", "uniform_lr")):
+            mean = float(np.mean([row[column] for row in tasks.values()]))
+            checks.append((key, figures["llrd_vs_uniform"][key], mean, 0.005 + _half_unit(mean) + 0.005))
+        minutes = figures["training_seconds"] / 60
+        checks.append(
+            (
+                "training minutes",
+                figures["training_minutes"],
+                minutes,
+                0.05 + _half_unit(figures["training_seconds"]) / 60,
+            )
+        )
+        step = figures["step_seconds"]
+        ratio("frozen embeddings per step", "frozen_embeddings_step_speedup", step["embeddings trained"],
+              step["embeddings frozen"])  # fmt: skip
+    if name == "benchmark":
+        for engine, batches in figures["encode"].items():
+            for batch, row in batches.items():
+                if batch != "unavailable":
+                    st = figures["encode"]["sentence-transformers (torch)"][batch]["sentences_per_s"]
+                    ratio(
+                        f"{engine} {batch}",
+                        f"encode.{engine}.{batch}.ratio_to_sentence_transformers",
+                        row["sentences_per_s"],
+                        st,
+                    )
+        one = figures["predict"]["1 task(s)"]["seconds"]
+        for row_name, row in figures["predict"].items():
+            ratio(f"predict {row_name}", f"predict.{row_name}.ratio_to_1_task", row["seconds"], one)
+        flops = figures["flops"]
+        ratio(
+            "share of matmul peak",
+            "flops.share_of_matmul_peak",
+            flops["encoder_gflop_per_s"],
+            flops["matmul_1024_gflop_per_s"],
+        )
+    return checks
+
+
+def problems(name: str, figures: dict) -> list[str]:
+    """Every relation of the report that its figures break, in words; [] when they all hold."""
+    try:
+        checks = relations(name, figures)
+    except (KeyError, TypeError, ZeroDivisionError) as err:
+        return [f"a figure a relation needs is missing or not a number ({type(err).__name__}: {err})"]
+    return [
+        f"{what}: recorded {value}, recomputed {expected:.6g} (allowed difference {tolerance:.2g})"
+        for what, value, expected, tolerance in checks
+        if not abs(value - expected) <= tolerance
+    ]

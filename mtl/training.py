@@ -1,0 +1,269 @@
+"""Training: one config, parameter groups with layer-wise rates, task sampling, the loop, checkpoints and resume.
+
+Read top to bottom: TrainConfig, parameter_groups, the task schedule, BatchStream (a task's batches), collate (a
+batch to model inputs and targets), train (the loop), then the checkpoint helpers it calls.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import get_linear_schedule_with_warmup
+
+from mtl.encoder import progress
+from mtl.kinds import KINDS
+from mtl.multitask import GROUP_FORMS, MultiTaskModel, evaluate, parameter_group_name
+
+SAMPLING = ("proportional", "temperature", "round_robin")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Same config, data and seed: same metrics."""
+
+    steps: int = 1000
+    batch_size: int = 32
+    sampling: str = "proportional"  # which task each step trains: "proportional", "temperature" or "round_robin"
+    temperature: float = 2.0  # for "temperature": p(task) proportional to n_task ** (1 / temperature)
+    loss_weights: dict = field(default_factory=dict)  # task -> weight on its loss (default 1.0)
+    head_lr: float = 1e-3
+    encoder_lr: float = 1e-4  # the top encoder layer; each layer below gets layer_decay times the one above
+    layer_decay: float = 0.9  # 1.0 = one uniform rate for the whole encoder
+    weight_decay: float = 0.01  # not applied to biases and LayerNorm weights
+    warmup_ratio: float = 0.1  # linear warm-up over this share of the steps, then linear decay to 0
+    max_grad_norm: float = 1.0
+    freeze: tuple = ("embeddings",)  # group names (see parameter_group_name), "encoder" or "heads"
+    eval_every: int = 250
+    seed: int = 0
+    checkpoint_dir: str | None = None  # best/ (by mean dev score) and last/ (for resuming) are written here
+
+    def __post_init__(self):
+        if self.sampling not in SAMPLING:
+            raise ValueError(f"sampling must be one of {SAMPLING}, got {self.sampling!r}")
+        group = re.compile(r"embeddings|encoder|heads|layer\.\d+|head\..+")
+        unknown = [name for name in self.freeze if not group.fullmatch(name)]
+        if isinstance(self.freeze, str) or unknown:
+            raise ValueError(f"unknown parameter group(s) {unknown or self.freeze!r} in freeze; valid: {GROUP_FORMS}")
+        self.freeze = tuple(self.freeze)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def parameter_groups(model: MultiTaskModel, config: TrainConfig) -> list[dict]:
+    """AdamW parameter groups: layer-wise learning rates, no weight decay on biases and LayerNorm, frozen weights left out.
+
+    Heads train at head_lr; the top transformer layer at encoder_lr; each layer below at layer_decay times the one
+    above; the embeddings lowest. Reads which weights are frozen (`model.freeze`) and changes nothing.
+    """
+    n_layers = model.encoder.backbone.config.num_hidden_layers
+    depth = {"embeddings": 0, **{f"layer.{i}": i + 1 for i in range(n_layers)}}
+    groups: dict[tuple, dict] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        group = parameter_group_name(name)
+        if group.startswith("head."):
+            lr = config.head_lr
+        else:
+            lr = config.encoder_lr * config.layer_decay ** (n_layers - depth[group])
+        no_decay = name.endswith(".bias") or "LayerNorm" in name or "layer_norm" in name
+        key = (group, no_decay)
+        decay = 0.0 if no_decay else config.weight_decay
+        groups.setdefault(key, {"name": group, "lr": lr, "weight_decay": decay, "params": []})["params"].append(param)
+    return list(groups.values())
+
+
+def task_probabilities(sizes: dict[str, int], sampling: str, temperature: float = 2.0) -> dict[str, float]:
+    """p(task) per step: proportional to n, to n ** (1/T), or equal (round_robin, which also cycles in order)."""
+    if sampling == "proportional":
+        weights = {t: float(n) for t, n in sizes.items()}
+    elif sampling == "temperature":
+        weights = {t: n ** (1 / temperature) for t, n in sizes.items()}
+    elif sampling == "round_robin":
+        weights = {t: 1.0 for t in sizes}
+    else:
+        raise ValueError(f"sampling must be one of {SAMPLING}, got {sampling!r}")
+    total = sum(weights.values())
+    return {t: w / total for t, w in weights.items()}
+
+
+def task_schedule(sizes: dict[str, int], config: TrainConfig) -> list[str]:
+    """The task trained at each step, fixed in advance by the seed (so a resumed run follows the same plan)."""
+    names = list(sizes)
+    if config.sampling == "round_robin":
+        return [names[step % len(names)] for step in range(config.steps)]
+    p = task_probabilities(sizes, config.sampling, config.temperature)
+    rng = np.random.default_rng(config.seed)
+    return [names[i] for i in rng.choice(len(names), size=config.steps, p=[p[t] for t in names])]
+
+
+class BatchStream:
+    """Endless batches of one task's data, of similar length, reshuffled every epoch; its position can be saved."""
+
+    def __init__(
+        self, inputs: list, labels: list, batch_size: int, seed: int, length=len, epoch: int = 0, position: int = 0
+    ):
+        self.inputs, self.labels, self.batch_size, self.seed, self.length = inputs, labels, batch_size, seed, length
+        self.epoch, self.position = epoch, position
+        self._plan()
+
+    def _plan(self):
+        """This epoch's batches: shuffle, sort each window of 50 batches by length, shuffle the batches."""
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.inputs))
+        window = self.batch_size * 50
+        order = [
+            i
+            for w in range(0, len(order), window)
+            for i in sorted(order[w : w + window], key=lambda i: self.length(self.inputs[i]))
+        ]
+        self.batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        self.batches = [self.batches[i] for i in rng.permutation(len(self.batches))]
+
+    def next(self) -> tuple[list, list]:
+        if self.position == len(self.batches):
+            self.epoch, self.position = self.epoch + 1, 0
+            self._plan()
+        batch = self.batches[self.position]
+        self.position += 1
+        return [self.inputs[i] for i in batch], [self.labels[i] for i in batch]
+
+
+def collate(model: MultiTaskModel, task: str, inputs: list, labels: list):
+    """Model inputs and target ids for one task's batch (token targets sit on first sub-tokens, -100 elsewhere)."""
+    kind = KINDS[model.tasks[task].kind]
+    features = kind.tokenize(model.encoder, inputs)
+    return features, kind.targets(model.tasks[task], features, labels)
+
+
+def train(
+    model: MultiTaskModel, train_data: dict, config: TrainConfig, dev_data: dict | None = None, resume: bool = False
+) -> dict:
+    """Train on {task: (inputs, labels)}, one task per step; evaluate on dev_data every config.eval_every steps.
+
+    Returns the history: losses per step, dev metrics per evaluation, steps per task, wall time.
+    """
+    unknown = [t for t in config.loss_weights if t not in train_data]
+    if unknown:
+        raise ValueError(f"loss_weights names unknown task(s) {unknown}; training on {list(train_data)}")
+    torch.manual_seed(config.seed)
+    model.unfreeze().freeze(*config.freeze)  # exactly config.freeze is frozen for this run
+    groups = parameter_groups(model, config)
+    optimizer = torch.optim.AdamW(groups, lr=config.head_lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * config.steps), config.steps)
+    schedule = task_schedule({t: len(x) for t, (x, _) in train_data.items()}, config)
+    streams = {
+        t: BatchStream(x, y, config.batch_size, seed=config.seed + i, length=KINDS[model.tasks[t].kind].length)
+        for i, (t, (x, y)) in enumerate(train_data.items())
+    }
+    history = {"loss": [], "eval": [], "task_steps": {t: 0 for t in train_data}, "seconds": 0.0, "examples": 0}
+    history.update(best_step=None, best_score=None)
+    checkpoints = Path(config.checkpoint_dir) if config.checkpoint_dir else None
+    start_step = 0
+    if resume:
+        start_step, history = _load_training_state(model, optimizer, scheduler, streams, checkpoints / "last")
+    trainable = [p for g in groups for p in g["params"]]
+    running = {}
+    train_mode(model)
+    started = time.perf_counter() - history["seconds"]
+    bar = progress(range(start_step, config.steps), desc="train", initial=start_step, total=config.steps)
+    for step in bar:
+        task = schedule[step]
+        inputs, labels = streams[task].next()
+        features, targets = collate(model, task, inputs, labels)
+        logits = model(features, tasks=[task])[task]
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), targets.to(logits.device).reshape(-1), ignore_index=-100
+        )
+        diverged = partial(_diverged, step=step + 1, task=task, checkpoints=checkpoints)
+        if not torch.isfinite(loss):
+            raise diverged(f"loss is {loss.item()}")
+        (config.loss_weights.get(task, 1.0) * loss).backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+        if not torch.isfinite(grad_norm):
+            raise diverged(f"gradient norm is {grad_norm.item()}")
+        try:
+            optimizer.step()
+        except RuntimeError as error:  # an exploding rate can overflow inside AdamW before any loss turns NaN
+            raise diverged(f"the optimiser step failed ({error})") from error
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        history["loss"].append((step + 1, task, loss.item()))
+        history["task_steps"][task] += 1
+        history["examples"] += len(inputs)
+        running[task] = loss.item() if task not in running else 0.9 * running[task] + 0.1 * loss.item()
+        bar.set_postfix({t: f"{v:.3f}" for t, v in running.items()})
+        if dev_data and ((step + 1) % config.eval_every == 0 or step + 1 == config.steps):
+            history["seconds"] = time.perf_counter() - started
+            _evaluate_and_checkpoint(model, step + 1, dev_data, history, optimizer, scheduler, streams, checkpoints)
+            train_mode(model)
+    history["seconds"] = time.perf_counter() - started
+    model.eval()
+    return history
+
+
+def train_mode(model: MultiTaskModel) -> None:
+    """Training mode (dropout on), except for a fully frozen encoder: a fixed feature extractor runs in eval mode,
+    so it computes exactly the embeddings a cache of it would hold, and its dropout cannot blur what the heads see."""
+    model.train()
+    if not any(p.requires_grad for p in model.encoder.parameters()):
+        model.encoder.eval()
+
+
+def _diverged(what: str, step: int, task: str, checkpoints: Path | None) -> TrainingDiverged:
+    kept = (
+        f"; the last good checkpoint is {checkpoints / 'best'}"
+        if checkpoints and (checkpoints / "best").exists()
+        else ""
+    )
+    return TrainingDiverged(f"{what} at step {step}, task {task!r}{kept}")
+
+
+def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, scheduler, streams, checkpoints):
+    """Dev metrics for every task; save best/ when the mean headline metric improves, and last/ for resuming."""
+    metrics = {t: evaluate(model, t, x, y) for t, (x, y) in dev_data.items()}
+    score = float(np.mean([metrics[t][KINDS[model.tasks[t].kind].headline_metric] for t in metrics]))
+    history["eval"].append({"step": step, "score": score, "seconds": history["seconds"], **metrics})
+    improved = history["best_score"] is None or score > history["best_score"]
+    if improved:
+        history["best_step"], history["best_score"] = step, score
+    if checkpoints:
+        if improved:
+            model.save(checkpoints / "best")
+        model.save(
+            checkpoints / "last",
+            extra={
+                "trainer_state.pt": {
+                    "step": step,
+                    "history": history,
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "streams": {t: (s.epoch, s.position) for t, s in streams.items()},
+                    "torch_rng": torch.get_rng_state(),
+                }
+            },
+        )
+
+
+def _load_training_state(model, optimizer, scheduler, streams, path: Path) -> tuple[int, dict]:
+    """Put model, optimiser, schedule, data streams and RNG back where last/ was saved."""
+    model.load_state_dict(
+        MultiTaskModel.load(path, tasks=list(model.tasks.values()), device=model.encoder.device).state_dict()
+    )
+    state = torch.load(path / "trainer_state.pt", weights_only=True)  # tensors and plain containers only: no code runs
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    for task, (epoch, position) in state["streams"].items():
+        streams[task].epoch, streams[task].position = epoch, position
+        streams[task]._plan()
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"], state["history"]

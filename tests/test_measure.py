@@ -1,0 +1,34 @@
+"""The shared measurements: Spearman on pairs, agreement with a reference, interleaved timing."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from mtl.measure import cosine_to_reference, interleaved_best_times, pair_spearman
+
+
+def test_pair_spearman_is_the_rank_correlation_of_pair_cosines_with_gold():
+    torch.manual_seed(0)
+    first, second = torch.randn(20, 8), torch.randn(20, 8)
+    gold = np.arange(20.0)
+    expected = 100 * spearmanr(torch.nn.functional.cosine_similarity(first, second).numpy(), gold).statistic
+    assert pair_spearman(torch.cat([first, second]), gold) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="expected 40 embeddings"):
+        pair_spearman(first, gold)
+
+
+def test_cosine_to_reference_finds_the_one_sentence_that_moved():
+    reference = torch.eye(4)
+    moved = reference.clone()
+    moved[2] = torch.tensor([0.0, 1.0, 1.0, 0.0])  # cosine 1/sqrt(2) to its reference
+    agreement = cosine_to_reference(moved, reference)
+    assert agreement["argmin"] == 2 and agreement["min"] == pytest.approx(2**-0.5)
+    assert agreement["share_below_goal"] == 0.25 and agreement["mean"] == pytest.approx((3 + 2**-0.5) / 4)
+
+
+def test_interleaved_timing_runs_every_run_once_per_round_in_turn():
+    calls = []
+    seconds = interleaved_best_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3)
+    assert calls == ["a", "b"] * 3 and set(seconds) == {"a", "b"}
+    assert all(0 <= s < 1 for s in seconds.values())

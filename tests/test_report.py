@@ -1,0 +1,58 @@
+"""Every committed report's figures agree with each other (a ratio is the quotient of its two figures, a mean the mean
+of its values), every figure the README table quotes exists, and a tampered copy is caught."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from mtl import report
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = sorted((ROOT / "reports").glob("*.json"))
+
+
+def committed(name: str) -> dict:
+    return json.loads((ROOT / "reports" / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.stem)
+def test_committed_report_figures_agree_with_each_other(path):
+    figures = json.loads(path.read_text())
+    assert report.relations(path.stem, figures), "no relation checked"
+    assert report.problems(path.stem, figures) == []
+
+
+@pytest.mark.parametrize(
+    "name, path, value",
+    [
+        ("01_sentence_encoder", "speed.fp32.speedup_vs_sentence_transformers", 3.285),  # the figure of issue 21
+        ("01_sentence_encoder", "activation_group_sweep.groups.64.speedup_vs_sentence_transformers", 9.9),
+        ("02_multitask_heads", "separate_models_vs_multitask", 1.0),
+        ("04_training_loop", "tasks.sentiment.seeds.mean", 99.0),
+        ("04_training_loop", "llrd_vs_uniform.uniform_mean_test_metric", 1.0),
+        ("benchmark", "encode.this project, int8 (OpenVINO).batch 32.ratio_to_sentence_transformers", 3.5),
+    ],
+)
+def test_a_tampered_figure_is_caught(name, path, value):
+    figures = copy.deepcopy(committed(name))
+    *parents, key = path.split(".")
+    report.lookup(figures, ".".join(parents))[key] = value
+    assert report.problems(name, figures)
+    with pytest.raises(ValueError, match="not written, its figures disagree"):
+        report.write_report(name, figures)
+
+
+def test_a_missing_figure_is_a_problem_not_a_crash():
+    figures = committed("02_multitask_heads")
+    del figures["predict_seconds"]
+    assert "missing" in report.problems("02_multitask_heads", figures)[0]
+
+
+def test_rounding_is_allowed_for_but_nothing_more():
+    figures = {"flops": {"encoder_gflop_per_s": 151.2, "matmul_1024_gflop_per_s": 199.3, "share_of_matmul_peak": 0.76}}
+    figures.update(encode={}, predict={"1 task(s)": {"seconds": 1.0, "ratio_to_1_task": 1.0}})
+    assert report.problems("benchmark", figures) == []  # 151.2 / 199.3 = 0.7587, written as 0.76
+    figures["flops"]["share_of_matmul_peak"] = 0.77
+    assert report.problems("benchmark", figures)
