@@ -16,204 +16,71 @@ from mtl.report import lookup
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
-# (notebook report, figure, key path, format, anchor text, anchor key path or None)
+# (notebook report, figure, key path, format, anchor text, anchor key path or None), one row a line
+# fmt: off
 ROWS = [
-    (
-        "01_sentence_encoder",
-        "STS-B test, Spearman x100",
-        "stsb_test_spearman",
-        "{:.2f}",
-        "published all-MiniLM-L6-v2 (MTEB)",
-        "stsb_test_spearman_published",
-    ),
+    ("01_sentence_encoder", "STS-B test, Spearman x100", "stsb_test_spearman", "{:.2f}",
+     "published all-MiniLM-L6-v2 (MTEB)", "stsb_test_spearman_published"),
     ("01_sentence_encoder", "STS-B dev, Spearman x100", "stsb_dev_spearman", "{:.2f}", None, None),
-    (
-        "01_sentence_encoder",
-        "max abs difference vs sentence-transformers (STS-B test)",
-        "parity_max_abs_diff",
-        "{:.1e}",
-        "goal",
-        "parity_goal",
-    ),
-    (
-        "01_sentence_encoder",
-        "encode, sentences/s (STS-B test, batch 32)",
-        "speed.fp32.sentences_per_s",
-        "{:.0f}",
-        "sentence-transformers, same run",
-        "speed.sentence_transformers_sentences_per_s",
-    ),
-    (
-        "01_sentence_encoder",
-        "encode speed-up vs sentence-transformers",
-        "speed.fp32.speedup_vs_sentence_transformers",
-        "{:.2f}x",
-        "goal",
-        "speedup_goal",
-    ),
+    ("01_sentence_encoder", "max abs difference vs sentence-transformers (STS-B test)", "parity_max_abs_diff", "{:.1e}",
+     "goal", "parity_goal"),
+    ("01_sentence_encoder", "encode, sentences/s (STS-B test, batch 32)", "speed.fp32.sentences_per_s", "{:.0f}",
+     "sentence-transformers, same run", "speed.sentence_transformers_sentences_per_s"),
+    ("01_sentence_encoder", "encode speed-up vs sentence-transformers", "speed.fp32.speedup_vs_sentence_transformers",
+     "{:.2f}x", "goal", "speedup_goal"),
 ]
 for name, entry in REGISTRY.items():
-    ROWS.append(
-        (
-            "02_multitask_heads",
-            f"frozen encoder + fitted head: {entry.display}",
-            f"frozen_encoder_heads_test.{name}.{entry.metric}",
-            "{:.1f}",
-            "trivial baseline (majority class, or all 'O')",
-            f"baseline_test.{name}",
-        )
-    )
-ROWS.append(
-    (
-        "02_multitask_heads",
-        "predict time, all tasks vs one task (one model)",
-        "predict_all_tasks_vs_one_task",
-        "{:.2f}x",
-        "separate single-task models vs one",
-        "separate_models_vs_multitask",
-    )
-)
+    ROWS.append(("02_multitask_heads", f"frozen encoder + fitted head: {entry.display}",
+                 f"frozen_encoder_heads_test.{name}.{entry.metric}", "{:.1f}",
+                 "trivial baseline (majority class, or all 'O')", f"baseline_test.{name}"))
+ROWS.append(("02_multitask_heads", "predict time, all tasks vs one task (one model)", "predict_all_tasks_vs_one_task",
+             "{:.2f}x", "separate single-task models vs one", "separate_models_vs_multitask"))
 for name, entry in REGISTRY.items():
     metric = entry.display
     ROWS += [
-        (
-            "04_training_loop",
-            f"joint model: {metric}",
-            f"tasks.{name}.test_metric",
-            "{:.2f}",
-            "target",
-            f"tasks.{name}.target",
-        ),
-        (
-            "04_training_loop",
-            f"joint model, mean ± std over 3 seeds: {metric}",
-            f"tasks.{name}.seeds.mean_std",
-            "{}",
-            "target",
-            f"tasks.{name}.target",
-        ),
-        (
-            "04_training_loop",
-            f"linear probe on frozen embeddings: {metric}",
-            f"tasks.{name}.linear_probe",
-            "{:.2f}",
-            "joint model",
-            f"tasks.{name}.test_metric",
-        ),
-        (
-            "04_training_loop",
-            f"same model, this task alone, same steps: {metric}",
-            f"tasks.{name}.single_task",
-            "{:.2f}",
-            "joint model",
-            f"tasks.{name}.test_metric",
-        ),
+        ("04_training_loop", f"joint model: {metric}", f"tasks.{name}.test_metric", "{:.2f}", "target",
+         f"tasks.{name}.target"),
+        ("04_training_loop", f"joint model, mean ± std over 3 seeds: {metric}", f"tasks.{name}.seeds.mean_std", "{}",
+         "target", f"tasks.{name}.target"),
+        ("04_training_loop", f"linear probe on frozen embeddings: {metric}", f"tasks.{name}.linear_probe", "{:.2f}",
+         "joint model", f"tasks.{name}.test_metric"),
+        ("04_training_loop", f"same model, this task alone, same steps: {metric}", f"tasks.{name}.single_task",
+         "{:.2f}", "joint model", f"tasks.{name}.test_metric"),
     ]
 REFERENCE = ("everything trained", "scenarios.everything trained (reference).accuracy")
 ROWS += [
-    (
-        "03_freezing_and_transfer",
-        "everything trained (reference): TREC-6 / SST-2 accuracy",
-        REFERENCE[1],
-        "{:.1f}",
-        None,
-        None,
-    ),
-    (
-        "03_freezing_and_transfer",
-        "entire network frozen, 16 examples per class, nearest centroid: TREC-6 / SST-2",
-        "scenarios.entire network frozen + class centroids (16 per class).accuracy",
-        "{:.1f}",
-        *REFERENCE,
-    ),
-    (
-        "03_freezing_and_transfer",
-        "backbone frozen, heads on cached embeddings: TREC-6 / SST-2",
-        "scenarios.backbone frozen (heads on cached embeddings).accuracy",
-        "{:.1f}",
-        *REFERENCE,
-    ),
-    (
-        "03_freezing_and_transfer",
-        "heads on cached embeddings, speed-up per epoch",
-        "cached_heads.speedup_per_epoch_vs_finetuning",
-        "{:.0f}x",
-        None,
-        None,
-    ),
-    (
-        "03_freezing_and_transfer",
-        "Task A head frozen, encoder trained on Task B only: TREC-6",
-        "head_frozen.Task A head frozen, encoder trained on B only.task_a_after",
-        "{:.1f}",
-        "before",
-        "head_frozen.Task A head frozen, encoder trained on B only.task_a_before",
-    ),
-    (
-        "03_freezing_and_transfer",
-        "Task A head frozen, encoder trained on A and B: TREC-6",
-        "head_frozen.Task A head frozen, encoder trained on A and B.task_a_after",
-        "{:.1f}",
-        "before",
-        "head_frozen.Task A head frozen, encoder trained on A and B.task_a_before",
-    ),
-    (
-        "03_freezing_and_transfer",
-        "random weights, same budget: TREC-6 / SST-2",
-        "scenarios.same architecture, random weights (nothing frozen).accuracy",
-        "{:.1f}",
-        *REFERENCE,
-    ),
-    (
-        "03_freezing_and_transfer",
-        "gradual unfreezing: TREC-6 / SST-2",
-        "scenarios.gradual unfreezing (heads, + top 2 layers, + all).accuracy",
-        "{:.1f}",
-        *REFERENCE,
-    ),
-    (
-        "03_freezing_and_transfer",
-        "separate models, one per task: TREC-6 / SST-2",
-        "scenarios.separate models, one per task.accuracy",
-        "{:.1f}",
-        "one multi-task model",
-        REFERENCE[1],
-    ),
-    (
-        "03_freezing_and_transfer",
-        "separate models: predict seconds for both tasks",
-        "multi_vs_separate.predict_seconds_both_tasks.separate",
-        "{:.2f}",
-        "one multi-task model",
-        "multi_vs_separate.predict_seconds_both_tasks.multi_task",
-    ),
+    ("03_freezing_and_transfer", "everything trained (reference): TREC-6 / SST-2 accuracy", REFERENCE[1], "{:.1f}",
+     None, None),
+    ("03_freezing_and_transfer", "entire network frozen, 16 examples per class, nearest centroid: TREC-6 / SST-2",
+     "scenarios.entire network frozen + class centroids (16 per class).accuracy", "{:.1f}", *REFERENCE),
+    ("03_freezing_and_transfer", "backbone frozen, heads on cached embeddings: TREC-6 / SST-2",
+     "scenarios.backbone frozen (heads on cached embeddings).accuracy", "{:.1f}", *REFERENCE),
+    ("03_freezing_and_transfer", "heads on cached embeddings, speed-up per epoch",
+     "cached_heads.speedup_per_epoch_vs_finetuning", "{:.0f}x", None, None),
+    ("03_freezing_and_transfer", "Task A head frozen, encoder trained on Task B only: TREC-6",
+     "head_frozen.Task A head frozen, encoder trained on B only.task_a_after", "{:.1f}",
+     "before", "head_frozen.Task A head frozen, encoder trained on B only.task_a_before"),
+    ("03_freezing_and_transfer", "Task A head frozen, encoder trained on A and B: TREC-6",
+     "head_frozen.Task A head frozen, encoder trained on A and B.task_a_after", "{:.1f}",
+     "before", "head_frozen.Task A head frozen, encoder trained on A and B.task_a_before"),
+    ("03_freezing_and_transfer", "random weights, same budget: TREC-6 / SST-2",
+     "scenarios.same architecture, random weights (nothing frozen).accuracy", "{:.1f}", *REFERENCE),
+    ("03_freezing_and_transfer", "gradual unfreezing: TREC-6 / SST-2",
+     "scenarios.gradual unfreezing (heads, + top 2 layers, + all).accuracy", "{:.1f}", *REFERENCE),
+    ("03_freezing_and_transfer", "separate models, one per task: TREC-6 / SST-2",
+     "scenarios.separate models, one per task.accuracy", "{:.1f}", "one multi-task model", REFERENCE[1]),
+    ("03_freezing_and_transfer", "separate models: predict seconds for both tasks",
+     "multi_vs_separate.predict_seconds_both_tasks.separate", "{:.2f}", "one multi-task model",
+     "multi_vs_separate.predict_seconds_both_tasks.multi_task"),
 ]
-for strategy in [
-    "temperature T=2",
-    "temperature T=5",
-    "proportional, Task B loss x5",
-    "multi-task, then Task B fine-tune",
-    "Task B head on frozen embeddings",
-]:
-    ROWS.append(
-        (
-            "03_freezing_and_transfer",
-            f"Task B limited to a few hundred examples, {strategy}: TREC-6 / SST-2",
-            f"limited_data.strategies.{strategy}.accuracy",
-            "{:.1f}",
-            "proportional sampling",
-            "limited_data.strategies.proportional.accuracy",
-        )
-    )
+for strategy in ["temperature T=2", "temperature T=5", "proportional, Task B loss x5", "multi-task, then Task B fine-tune",
+                 "Task B head on frozen embeddings"]:
+    ROWS.append(("03_freezing_and_transfer", f"Task B limited to a few hundred examples, {strategy}: TREC-6 / SST-2",
+                 f"limited_data.strategies.{strategy}.accuracy", "{:.1f}", "proportional sampling",
+                 "limited_data.strategies.proportional.accuracy"))
 ROWS += [
-    (
-        "04_training_loop",
-        "uniform encoder rate: mean of the three test metrics",
-        "llrd_vs_uniform.uniform_mean_test_metric",
-        "{:.2f}",
-        "layer-wise decay 0.9",
-        "llrd_vs_uniform.llrd_mean_test_metric",
-    ),
+    ("04_training_loop", "uniform encoder rate: mean of the test metrics", "llrd_vs_uniform.uniform_mean_test_metric",
+     "{:.2f}", "layer-wise decay 0.9", "llrd_vs_uniform.llrd_mean_test_metric"),
     ("04_training_loop", "joint training, minutes on this machine", "training_minutes", "{:.1f}", None, None),
 ]
 
@@ -222,131 +89,46 @@ INT8, ST = "encode.this project, int8 (OpenVINO)", "encode.sentence-transformers
 ORT_FP32, OV_FP32 = "encode.this project, fp32 (ONNX Runtime)", "encode.this project, fp32 (OpenVINO)"
 for batch in (32, 128):
     ROWS += [
-        (
-            "benchmark",
-            f"encode sentences/s, int8 fast path, batch {batch} (STS-B test)",
-            f"{INT8}.batch {batch}.sentences_per_s",
-            "{:.0f}",
-            "sentence-transformers torch, same run",
-            f"{ST}.batch {batch}.sentences_per_s",
-        ),
-        (
-            "benchmark",
-            f"encode speed-up vs sentence-transformers torch, int8 fast path, batch {batch}",
-            f"{INT8}.batch {batch}.ratio_to_sentence_transformers",
-            "{:.2f}x",
-            "goal",
-            "goals.speedup_vs_sentence_transformers",
-        ),
-        (
-            "benchmark",
-            f"encode speed-up vs sentence-transformers torch, ONNX Runtime fp32 (no quantisation), batch {batch}",
-            f"{ORT_FP32}.batch {batch}.ratio_to_sentence_transformers",
-            "{:.2f}x",
-            None,
-            None,
-        ),
-        (
-            "benchmark",
-            f"encode speed-up vs sentence-transformers torch, OpenVINO fp32 (no quantisation), batch {batch}",
-            f"{OV_FP32}.batch {batch}.ratio_to_sentence_transformers",
-            "{:.2f}x",
-            None,
-            None,
-        ),
-        (
-            "benchmark",
-            f"STS-B test Spearman, int8 fast path, batch {batch}",
-            f"{INT8}.batch {batch}.stsb_test_spearman",
-            "{:.2f}",
-            "sentence-transformers torch",
-            f"{ST}.batch {batch}.stsb_test_spearman",
-        ),
+        ("benchmark", f"encode sentences/s, int8 fast path, batch {batch} (STS-B test)",
+         f"{INT8}.batch {batch}.sentences_per_s", "{:.0f}", "sentence-transformers torch, same run",
+         f"{ST}.batch {batch}.sentences_per_s"),
+        ("benchmark", f"encode speed-up vs sentence-transformers torch, int8 fast path, batch {batch}",
+         f"{INT8}.batch {batch}.ratio_to_sentence_transformers", "{:.2f}x", "goal",
+         "goals.speedup_vs_sentence_transformers"),
+        ("benchmark", f"encode speed-up vs sentence-transformers torch, ONNX Runtime fp32 (no quantisation), batch {batch}",
+         f"{ORT_FP32}.batch {batch}.ratio_to_sentence_transformers", "{:.2f}x", None, None),
+        ("benchmark", f"encode speed-up vs sentence-transformers torch, OpenVINO fp32 (no quantisation), batch {batch}",
+         f"{OV_FP32}.batch {batch}.ratio_to_sentence_transformers", "{:.2f}x", None, None),
+        ("benchmark", f"STS-B test Spearman, int8 fast path, batch {batch}", f"{INT8}.batch {batch}.stsb_test_spearman",
+         "{:.2f}", "sentence-transformers torch", f"{ST}.batch {batch}.stsb_test_spearman"),
     ]
 ROWS += [
-    (
-        "benchmark",
-        "int8 vs fp32 embedding cosine, lowest over STS-B test sentences",
-        f"{INT8}.batch 32.min_cosine_to_fp32",
-        "{:.3f}",
-        "goal",
-        "goals.min_cosine_per_sentence",
-    ),
-    (
-        "benchmark",
-        "int8 vs fp32 embedding cosine, mean over STS-B test sentences",
-        f"{INT8}.batch 32.mean_cosine_to_fp32",
-        "{:.4f}",
-        None,
-        None,
-    ),
+    ("benchmark", "int8 vs fp32 embedding cosine, lowest over STS-B test sentences", f"{INT8}.batch 32.min_cosine_to_fp32",
+     "{:.3f}", "goal", "goals.min_cosine_per_sentence"),
+    ("benchmark", "int8 vs fp32 embedding cosine, mean over STS-B test sentences", f"{INT8}.batch 32.mean_cosine_to_fp32",
+     "{:.4f}", None, None),
 ]
 PER_BATCH = "encode.int8, one activation scale per batch (ONNX Runtime)"  # quantize_dynamic, as sentence-transformers exports it
 for batch in (32, 128):
-    ROWS.append(
-        (
-            "benchmark",
-            f"int8 with one activation scale per batch: speed-up vs sentence-transformers torch, batch {batch}",
-            f"{PER_BATCH}.batch {batch}.ratio_to_sentence_transformers",
-            "{:.2f}x",
-            "int8 fast path",
-            f"{INT8}.batch {batch}.ratio_to_sentence_transformers",
-        )
-    )
-ROWS.append(
-    (
-        "benchmark",
-        "int8 with one activation scale per batch: lowest cosine to fp32",
-        f"{PER_BATCH}.batch 32.min_cosine_to_fp32",
-        "{:.3f}",
-        "goal",
-        "goals.min_cosine_per_sentence",
-    )
-)
+    ROWS.append(("benchmark", f"int8 with one activation scale per batch: speed-up vs sentence-transformers torch, batch {batch}",
+                 f"{PER_BATCH}.batch {batch}.ratio_to_sentence_transformers", "{:.2f}x", "int8 fast path",
+                 f"{INT8}.batch {batch}.ratio_to_sentence_transformers"))
 ROWS += [
-    (
-        "benchmark",
-        f"multi-task predict time, {N} tasks on the int8 path, relative to 1 task in fp32",
-        f"predict.{N} task(s), int8 encoder.ratio_to_1_task",
-        "{:.2f}x",
-        f"{N} tasks in fp32",
-        f"predict.{N} task(s).ratio_to_1_task",
-    ),
+    ("benchmark", "int8 with one activation scale per batch: lowest cosine to fp32", f"{PER_BATCH}.batch 32.min_cosine_to_fp32",
+     "{:.3f}", "goal", "goals.min_cosine_per_sentence"),
+    ("benchmark", f"multi-task predict time, {N} tasks on the int8 path, relative to 1 task in fp32",
+     f"predict.{N} task(s), int8 encoder.ratio_to_1_task", "{:.2f}x", f"{N} tasks in fp32",
+     f"predict.{N} task(s).ratio_to_1_task"),
+    ("benchmark", "fp32 encoder GFLOP/s", "flops.encoder_gflop_per_s", "{:.1f}", "1024x1024 matmul, same run",
+     "flops.matmul_1024_gflop_per_s"),
+    ("benchmark", f"multi-task predict, {N} tasks vs 1 task", f"predict.{N} task(s).ratio_to_1_task", "{:.2f}x",
+     f"{N} separate models", f"predict.{N} separate models.ratio_to_1_task"),
+    ("benchmark", "training sentences/s, heads on cached embeddings", "training.cached_heads_sentences_per_s", "{:.0f}",
+     "fine-tuning", "training.fine_tuning_sentences_per_s"),
+    ("benchmark", "peak memory growth encoding 50,000 short sentences, MB", "peak_memory.50000.peak_rss_growth_mb",
+     "{:.1f}", "10,000 sentences", "peak_memory.10000.peak_rss_growth_mb"),
 ]
-ROWS += [
-    (
-        "benchmark",
-        "fp32 encoder GFLOP/s",
-        "flops.encoder_gflop_per_s",
-        "{:.1f}",
-        "1024x1024 matmul, same run",
-        "flops.matmul_1024_gflop_per_s",
-    ),
-    (
-        "benchmark",
-        f"multi-task predict, {N} tasks vs 1 task",
-        f"predict.{N} task(s).ratio_to_1_task",
-        "{:.2f}x",
-        f"{N} separate models",
-        f"predict.{N} separate models.ratio_to_1_task",
-    ),
-    (
-        "benchmark",
-        "training sentences/s, heads on cached embeddings",
-        "training.cached_heads_sentences_per_s",
-        "{:.0f}",
-        "fine-tuning",
-        "training.fine_tuning_sentences_per_s",
-    ),
-    (
-        "benchmark",
-        "peak memory growth encoding 50,000 short sentences, MB",
-        "peak_memory.50000.peak_rss_growth_mb",
-        "{:.1f}",
-        "10,000 sentences",
-        "peak_memory.10000.peak_rss_growth_mb",
-    ),
-]
+# fmt: on
 ROWS.sort(key=lambda row: row[0])  # by notebook, keeping each notebook's order
 
 
