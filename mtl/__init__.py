@@ -9,6 +9,7 @@ One module per part, each readable top to bottom:
   multitask  MultiTaskModel: one encoder pass, one head per task; freezing, evaluation, save and load
   heads      heads trained on cached embeddings of a frozen encoder
   training   TrainConfig, layer-wise parameter groups, task sampling, the loop, checkpoints
+  distributed  data-parallel training: each process takes its share of every batch (torchrun)
   measure    timing, STS-B Spearman, agreement with a reference
   report     the report profile, the headline-figures JSON and the relations it must satisfy
 """

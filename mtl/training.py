@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from transformers import get_linear_schedule_with_warmup
 
+from mtl.distributed import barrier, share, sum_gradients, sum_over_processes, world
 from mtl.encoder import progress
 from mtl.kinds import KINDS
 from mtl.multitask import GROUP_FORMS, MultiTaskModel, evaluate, parameter_group_name
@@ -150,12 +151,15 @@ def train(
 ) -> dict:
     """Train on {task: (inputs, labels)}, one task per step; evaluate on dev_data every config.eval_every steps.
 
-    Returns the history: losses per step, dev metrics per evaluation, steps per task, wall time.
+    Returns the history: losses per step, dev metrics per evaluation, steps per task, wall time. Under torchrun or
+    accelerate launch every process takes its share of each batch (mtl/distributed.py); the first process evaluates
+    and writes the checkpoints, and its history holds the evaluations.
     """
     unknown = [t for t in config.loss_weights if t not in train_data]
     if unknown:
         raise ValueError(f"loss_weights names unknown task(s) {unknown}; training on {list(train_data)}")
-    torch.manual_seed(config.seed)
+    rank, n_procs = world()
+    torch.manual_seed(config.seed + rank)  # dropout: the first process draws what a single process would
     model.unfreeze().freeze(*config.freeze)  # exactly config.freeze is frozen for this run
     groups = parameter_groups(model, config)
     optimizer = torch.optim.AdamW(groups, lr=config.head_lr)
@@ -172,22 +176,23 @@ def train(
     if resume:
         start_step, history = _load_training_state(model, optimizer, scheduler, streams, checkpoints / "last")
     trainable = [p for g in groups for p in g["params"]]
+    shared = [p for p in model.encoder.parameters() if p.requires_grad]
     running = {}
     train_mode(model)
     started = time.perf_counter() - history["seconds"]
-    bar = progress(range(start_step, config.steps), desc="train", initial=start_step, total=config.steps)
+    bar = progress(
+        range(start_step, config.steps), desc="train", initial=start_step, total=config.steps, show=rank == 0
+    )
     for step in bar:
         task = schedule[step]
-        inputs, labels = streams[task].next()
-        features, targets = collate(model, task, inputs, labels)
-        logits = model(features, tasks=[task])[task]
-        loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.to(logits.device).reshape(-1), ignore_index=-100
-        )
+        inputs, labels = streams[task].next()  # the whole batch, the same in every process
+        loss, batch_loss = batch_losses(model, task, share(inputs, rank, n_procs), share(labels, rank, n_procs))
         diverged = partial(_diverged, step=step + 1, task=task, checkpoints=checkpoints)
-        if not torch.isfinite(loss):
-            raise diverged(f"loss is {loss.item()}")
-        (config.loss_weights.get(task, 1.0) * loss).backward()
+        if not torch.isfinite(batch_loss):
+            raise diverged(f"loss is {batch_loss.item()}")
+        if loss.requires_grad:  # a short last batch may leave a process nothing to compute
+            (config.loss_weights.get(task, 1.0) * loss).backward()
+        sum_gradients(shared + [p for p in model.heads[task].parameters() if p.requires_grad])
         grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
         if not torch.isfinite(grad_norm):
             raise diverged(f"gradient norm is {grad_norm.item()}")
@@ -197,18 +202,47 @@ def train(
             raise diverged(f"the optimiser step failed ({error})") from error
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        history["loss"].append((step + 1, task, loss.item()))
+        history["loss"].append((step + 1, task, batch_loss.item()))
         history["task_steps"][task] += 1
         history["examples"] += len(inputs)
-        running[task] = loss.item() if task not in running else 0.9 * running[task] + 0.1 * loss.item()
+        running[task] = batch_loss.item() if task not in running else 0.9 * running[task] + 0.1 * batch_loss.item()
         bar.set_postfix({t: f"{v:.3f}" for t, v in running.items()})
         if dev_data and ((step + 1) % config.eval_every == 0 or step + 1 == config.steps):
             history["seconds"] = time.perf_counter() - started
-            _evaluate_and_checkpoint(model, step + 1, dev_data, history, optimizer, scheduler, streams, checkpoints)
+            rng = _rng_states()
+            if rank == 0:
+                _evaluate_and_checkpoint(
+                    model, step + 1, dev_data, history, optimizer, scheduler, streams, checkpoints, rng
+                )
+            barrier()  # the others wait until last/ is whole
             train_mode(model)
     history["seconds"] = time.perf_counter() - started
     model.eval()
     return history
+
+
+def batch_losses(model: MultiTaskModel, task: str, inputs: list, labels: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the loss this process back-propagates, the batch's mean loss). Cross-entropy; token tasks ignore -100.
+
+    One process: both are the mean over the batch. N processes: this process's summed loss over its share divided by
+    the number of targets in the whole batch, so that the gradients summed over processes are those of the mean."""
+    if world()[1] == 1:
+        features, targets = collate(model, task, inputs, labels)
+        logits = model(features, tasks=[task])[task]
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), targets.to(logits.device).reshape(-1), ignore_index=-100
+        )
+        return loss, loss.detach()
+    device = model.encoder.device
+    summed, count = torch.zeros((), device=device), torch.zeros((), device=device)
+    if inputs:
+        features, targets = collate(model, task, inputs, labels)
+        logits = model(features, tasks=[task])[task]
+        targets = targets.to(logits.device).reshape(-1)
+        summed = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets, ignore_index=-100, reduction="sum")
+        count = (targets != -100).sum().float()
+    total, n_targets = sum_over_processes(torch.stack([summed.detach().float(), count]))
+    return summed / n_targets, total / n_targets
 
 
 def train_mode(model: MultiTaskModel) -> None:
@@ -228,7 +262,17 @@ def _diverged(what: str, step: int, task: str, checkpoints: Path | None) -> Trai
     return TrainingDiverged(f"{what} at step {step}, task {task!r}{kept}")
 
 
-def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, scheduler, streams, checkpoints):
+def _rng_states() -> list[torch.Tensor]:
+    """Every process's torch RNG state (dropout), gathered so that a resumed run draws what an uninterrupted one would."""
+    rank, n_procs = world()
+    if n_procs == 1:
+        return [torch.get_rng_state()]
+    states = [None] * n_procs
+    torch.distributed.all_gather_object(states, torch.get_rng_state())
+    return states
+
+
+def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, scheduler, streams, checkpoints, rng):
     """Dev metrics for every task; save best/ when the mean headline metric improves, and last/ for resuming."""
     metrics = {t: evaluate(model, t, x, y) for t, (x, y) in dev_data.items()}
     score = float(np.mean([metrics[t][KINDS[model.tasks[t].kind].headline_metric] for t in metrics]))
@@ -248,7 +292,7 @@ def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, schedule
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "streams": {t: (s.epoch, s.position) for t, s in streams.items()},
-                    "torch_rng": torch.get_rng_state(),
+                    "torch_rng": rng,  # one state per process
                 }
             },
         )
@@ -265,5 +309,7 @@ def _load_training_state(model, optimizer, scheduler, streams, path: Path) -> tu
     for task, (epoch, position) in state["streams"].items():
         streams[task].epoch, streams[task].position = epoch, position
         streams[task]._plan()
-    torch.set_rng_state(state["torch_rng"])
+    rng = state["torch_rng"]
+    rng = rng if isinstance(rng, torch.Tensor) else rng[world()[0] if len(rng) == world()[1] else 0]
+    torch.set_rng_state(rng)  # a checkpoint from before per-process states holds one tensor
     return state["step"], state["history"]
