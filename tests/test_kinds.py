@@ -1,23 +1,9 @@
 """What differs between sentence and token tasks: word/sub-token alignment, features per word, metrics, baselines."""
 
 import torch
+from test_multitask import HARD_WORDS  # words that tokenise awkwardly
 
 from mtl import kinds
-
-HARD_WORDS = [
-    "Zürich-based",
-    "co-operation",
-    "1,234.56",
-    "U.S.",
-    "(",
-    "naïve",
-    "café",
-    "😀",
-    "'s",
-    "antidisestablishmentarianism",
-    "!!!",
-    "O'Neill",
-]
 
 
 def test_alignment_round_trip_on_hard_words(encoder):
