@@ -11,6 +11,8 @@ error unless told to search the graph every step, and the explicit loop keeps th
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.distributed as dist
 
@@ -25,16 +27,12 @@ def world() -> tuple[int, int]:
 def start_from_environment() -> None:
     """Join the process group that torchrun / accelerate launch describe in the environment (WORLD_SIZE, RANK, ...);
     gloo on CPU, nccl on CUDA. Does nothing for a single process."""
-    import os
-
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
 
 
 def device_for_this_process() -> torch.device:
     """cuda:<local rank> when CUDA is present, else the CPU."""
-    import os
-
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return torch.device("cpu")

@@ -226,21 +226,17 @@ def batch_losses(model: MultiTaskModel, task: str, inputs: list, labels: list) -
 
     One process: both are the mean over the batch. N processes: this process's summed loss over its share divided by
     the number of targets in the whole batch, so that the gradients summed over processes are those of the mean."""
-    if world()[1] == 1:
-        features, targets = collate(model, task, inputs, labels)
-        logits = model(features, tasks=[task])[task]
-        loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.to(logits.device).reshape(-1), ignore_index=-100
-        )
-        return loss, loss.detach()
-    device = model.encoder.device
-    summed, count = torch.zeros((), device=device), torch.zeros((), device=device)
     if inputs:
         features, targets = collate(model, task, inputs, labels)
         logits = model(features, tasks=[task])[task]
-        targets = targets.to(logits.device).reshape(-1)
-        summed = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets, ignore_index=-100, reduction="sum")
+        logits, targets = logits.reshape(-1, logits.shape[-1]), targets.to(logits.device).reshape(-1)
+        if world()[1] == 1:
+            loss = F.cross_entropy(logits, targets, ignore_index=-100)
+            return loss, loss.detach()
+        summed = F.cross_entropy(logits, targets, ignore_index=-100, reduction="sum")
         count = (targets != -100).sum().float()
+    else:  # a short last batch may leave a process of several nothing to compute
+        summed = count = torch.zeros((), device=model.encoder.device)
     total, n_targets = sum_over_processes(torch.stack([summed.detach().float(), count]))
     return summed / n_targets, total / n_targets
 
@@ -264,7 +260,7 @@ def _diverged(what: str, step: int, task: str, checkpoints: Path | None) -> Trai
 
 def _rng_states() -> list[torch.Tensor]:
     """Every process's torch RNG state (dropout), gathered so that a resumed run draws what an uninterrupted one would."""
-    rank, n_procs = world()
+    n_procs = world()[1]
     if n_procs == 1:
         return [torch.get_rng_state()]
     states = [None] * n_procs
