@@ -6,7 +6,8 @@ One module per part, each readable top to bottom:
   fast       the int8 CPU inference path (ONNX export run by OpenVINO)
   kinds      what differs between sentence tasks and token tasks, in one place per kind
   tasks      Task (what the model knows of a task) and the project's task registry
-  multitask  MultiTaskModel: one encoder pass, one head per task; freezing, evaluation, save and load
+  multitask  MultiTaskModel: one encoder pass, one head per task; predict, freezing, evaluation, save and load
+  spans      raw text to words with offsets, valid IOB2 tags (Viterbi), entity spans with scores
   heads      heads trained on cached embeddings of a frozen encoder
   training   TrainConfig, layer-wise parameter groups, task sampling, the loop, checkpoints
   distributed  data-parallel training: each process takes its share of every batch (torchrun)

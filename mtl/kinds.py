@@ -16,6 +16,7 @@ import torch
 
 from mtl.data import read_conll, read_labelled_sentences
 from mtl.encoder import SentenceEncoder, length_sorted_batches
+from mtl.spans import DECODINGS, viterbi_tags
 
 
 class SentenceKind:
@@ -41,12 +42,15 @@ class SentenceKind:
     def targets(self, task, features, labels: list[str]) -> torch.Tensor:
         return torch.tensor([task.labels.index(label) for label in labels])
 
-    def decode(self, task, logits: torch.Tensor, word_ids: list[int | None], words: list[str]) -> str:
-        return task.labels[int(logits.argmax(-1))]
+    def decode(self, task, logits: torch.Tensor, word_ids, n_words: int, decoding: str) -> dict:
+        """{"label": the most probable label, "score": its softmax probability}."""
+        probabilities = logits.float().softmax(-1)
+        return {"label": task.labels[int(probabilities.argmax())], "score": float(probabilities.max())}
 
-    def score(self, gold: list[str], predicted: list[str]) -> dict[str, float]:
+    def score(self, gold: list[str], predicted: list[dict]) -> dict[str, float]:
         from sklearn.metrics import accuracy_score, f1_score
 
+        predicted = [p["label"] for p in predicted]
         return {"accuracy": accuracy_score(gold, predicted), "macro_f1": f1_score(gold, predicted, average="macro")}
 
     def embed(self, encoder: SentenceEncoder, sentences: list[str]) -> tuple[torch.Tensor, list[int]]:
@@ -88,18 +92,25 @@ class TokenKind:
         ids = [[task.labels.index(tag) for tag in tags] for tags in labels]
         return torch.tensor([align_labels(features.word_ids(row), tags) for row, tags in enumerate(ids)])
 
-    def decode(
-        self, task, logits: torch.Tensor, word_ids: list[int | None], words: list[str]
-    ) -> list[tuple[str, str]]:
-        """(word, tag) for every word; a word the truncation cut off (or that holds no token) is tagged O."""
-        predicted = logits.argmax(-1)
-        positions = first_subtoken_positions(word_ids, len(words))
-        return [(w, "O" if p is None else task.labels[int(predicted[p])]) for w, p in zip(words, positions)]
+    def decode(self, task, logits: torch.Tensor, word_ids, n_words: int, decoding: str) -> dict:
+        """{"tags": one IOB2 tag per word, "scores": each tag's softmax probability}, read at each word's first
+        sub-token. decoding="viterbi" picks the most probable valid IOB2 sequence, "argmax" each word's most probable
+        tag. A word the truncation cut off (or that holds no token) is tagged O with score None."""
+        positions = first_subtoken_positions(word_ids, n_words)
+        read = [word for word, position in enumerate(positions) if position is not None]
+        probabilities = logits[[positions[word] for word in read]].float().softmax(-1).numpy()
+        if decoding not in DECODINGS:
+            raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
+        path = viterbi_tags(probabilities, task.labels) if decoding == "viterbi" else probabilities.argmax(-1)
+        tags, scores = ["O"] * n_words, [None] * n_words
+        for row, (word, label) in enumerate(zip(read, path)):
+            tags[word], scores[word] = task.labels[int(label)], float(probabilities[row, int(label)])
+        return {"tags": tags, "scores": scores}
 
-    def score(self, gold: list[list[str]], predicted: list[list[tuple[str, str]]]) -> dict[str, float]:
+    def score(self, gold: list[list[str]], predicted: list[dict]) -> dict[str, float]:
         from seqeval.metrics import f1_score, precision_score, recall_score
 
-        tags = [[tag for _, tag in sentence] for sentence in predicted]
+        tags = [sentence["tags"] for sentence in predicted]
         return {
             "precision": precision_score(gold, tags, zero_division=0),
             "recall": recall_score(gold, tags, zero_division=0),
@@ -114,7 +125,7 @@ class TokenKind:
 
     def baseline(self, train_labels: list[list[str]], test_labels: list[list[str]]) -> float:
         """Entity F1 x100 of tagging every word O (zero: no entity is found)."""
-        return 100 * self.score(test_labels, [[("", "O")] * len(tags) for tags in test_labels])["f1"]
+        return 100 * self.score(test_labels, [{"tags": ["O"] * len(tags)} for tags in test_labels])["f1"]
 
 
 KINDS = {kind.name: kind for kind in (SentenceKind(), TokenKind())}
@@ -127,6 +138,13 @@ def align_labels(word_ids: list[int | None], word_labels: list[int]) -> list[int
         aligned.append(-100 if word is None or word == previous else word_labels[word])
         previous = word
     return aligned
+
+
+def words_beyond_limit(features, row: int, n_words: int) -> int:
+    """How many of row `row`'s n_words the tokeniser's truncation cut off (max_seq_length): they are not read."""
+    if not features.encodings[row].overflowing:
+        return 0
+    return n_words - 1 - max((w for w in features.word_ids(row) if w is not None), default=-1)
 
 
 def first_subtoken_positions(word_ids: list[int | None], n_words: int) -> list[int | None]:

@@ -18,8 +18,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mtl.data import write_json
-from mtl.encoder import SentenceEncoder, check_sentences, length_sorted_batches
-from mtl.kinds import KINDS
+from mtl.encoder import SentenceEncoder, length_sorted_batches
+from mtl.kinds import KINDS, words_beyond_limit
+from mtl.spans import check_texts, entity_spans, split_words
 from mtl.tasks import Task
 
 WEIGHT_FILES = ("heads.safetensors", "encoder/model.safetensors")  # what a checkpoint's weights are in
@@ -97,33 +98,66 @@ class MultiTaskModel(nn.Module):
 
     # ------------------------------------------------------------ inference
 
+    def predict(self, texts, tasks=None, batch_size: int = 32) -> list[dict]:
+        """Raw texts -> one dict per text, one entry per task:
+
+        - sentence tasks: {"label": str, "score": its softmax probability};
+        - token tasks: [{"text", "label", "start", "end", "score"}, ...], one per entity, where `label` is the entity
+          type (PER, ORG, ...), `text == texts[i][start:end]`, and `score` is the mean of its words' tag
+          probabilities (softmax at each word's first sub-token) along the valid IOB2 sequence `viterbi_tags` picks.
+
+        Words are split as the tokeniser pre-tokenises (punctuation apart from words), with character offsets. Words
+        beyond max_seq_length are not read (a warning says how many): entities come from the part that was read.
+        """
+        texts = check_texts(texts)
+        words = [split_words(self.encoder.tokenizer, text) for text in texts]
+        results = self.predict_words([[w for w, _, _ in split] for split in words], tasks, batch_size, stacklevel=3)
+        for text, split, result in zip(texts, words, results):
+            for name, value in result.items():
+                if self.tasks[name].kind == "token":
+                    read = [i for i, score in enumerate(value["scores"]) if score is not None]
+                    result[name] = entity_spans(
+                        text,
+                        [split[i] for i in read],
+                        [value["tags"][i] for i in read],
+                        [value["scores"][i] for i in read],
+                    )
+        return results
+
     @torch.inference_mode()
-    def predict(self, sentences, tasks=None, batch_size: int = 32) -> list[dict]:
-        """Raw sentences -> [{task: label}] ({task: [(word, tag), ...]} for token tasks, words split on whitespace)."""
-        sentences = check_sentences(sentences)
+    def predict_words(
+        self, word_lists, tasks=None, batch_size: int = 32, decoding: str = "viterbi", stacklevel: int = 2
+    ) -> list[dict]:
+        """Pre-tokenised texts (lists of words, as in CoNLL) -> one dict per text: {"label", "score"} for sentence
+        tasks, {"tags": one IOB2 tag per word, "scores": [...]} for token tasks (see TokenKind.decode)."""
+        if isinstance(word_lists, (str, dict)) or not all(isinstance(w, (list, tuple)) for w in word_lists):
+            raise TypeError("predict_words takes a list of word lists; use predict for raw text")
+        for i, words in enumerate(word_lists):
+            try:
+                check_texts(list(words))
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"word_lists[{i}]{str(err).removeprefix('texts')}") from None  # word_lists[i][j] ...
         tasks = list(tasks or self.tasks)
         unknown = [t for t in tasks if t not in self.tasks]
         if unknown:
             raise ValueError(f"unknown task(s) {unknown}; this model has {list(self.tasks)}")
-        words = [s.split() for s in sentences]
-        results = [{} for _ in sentences]
+        results = [{} for _ in word_lists]
         was_training = self.training
         self.eval()
-        truncated = 0
-        for idx in length_sorted_batches([len(s) for s in sentences], batch_size):
-            features = self.encoder.tokenize([words[i] for i in idx], is_split_into_words=True)
+        cut = 0
+        for idx in length_sorted_batches([sum(map(len, word_lists[i])) for i in range(len(word_lists))], batch_size):
+            features = self.encoder.tokenize([list(word_lists[i]) for i in idx], is_split_into_words=True)
             logits = {name: value.cpu() for name, value in self(features, tasks).items()}
             for row, i in enumerate(idx):
-                word_ids = features.word_ids(row)
-                if features.encodings[row].overflowing:
-                    truncated += len(words[i]) - 1 - max((w for w in word_ids if w is not None), default=-1)
+                word_ids, n_words = features.word_ids(row), len(word_lists[i])
+                cut += words_beyond_limit(features, row, n_words)
                 for name in tasks:
                     task = self.tasks[name]
-                    results[i][name] = KINDS[task.kind].decode(task, logits[name][row], word_ids, words[i])
+                    results[i][name] = KINDS[task.kind].decode(task, logits[name][row], word_ids, n_words, decoding)
         self.train(was_training)
-        if truncated:
+        if cut:
             limit = self.encoder.max_seq_length
-            warnings.warn(f"{truncated} word(s) beyond max_seq_length={limit} were tagged 'O'", stacklevel=3)
+            warnings.warn(f"{cut} word(s) beyond max_seq_length={limit} were not read", stacklevel=stacklevel + 1)
         return results
 
     # ------------------------------------------------------------ save and load
@@ -200,14 +234,16 @@ def sha256(path: Path) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()  # streamed: a large weight file is not read into memory
 
 
-def evaluate(model: MultiTaskModel, task: str, inputs: list, labels: list, batch_size: int = 64) -> dict[str, float]:
-    """Per-task metrics x100: accuracy and macro-F1 (sentence tasks), entity-level P/R/F1 with seqeval (token tasks)."""
+def evaluate(
+    model: MultiTaskModel, task: str, inputs: list, labels: list, batch_size: int = 64, decoding: str = "viterbi"
+) -> dict[str, float]:
+    """Per-task metrics x100: accuracy and macro-F1 (sentence tasks), entity-level P/R/F1 with seqeval (token tasks,
+    on the given words, tags decoded as `decoding` says)."""
     kind = KINDS[model.tasks[task].kind]
     with warnings.catch_warnings(record=True) as caught:  # re-raised below so that it points at the caller
         warnings.simplefilter("always")
-        predicted = [
-            r[task] for r in model.predict([kind.text(x) for x in inputs], tasks=[task], batch_size=batch_size)
-        ]
+        word_lists = [x if isinstance(x, (list, tuple)) else x.split() for x in inputs]
+        predicted = [r[task] for r in model.predict_words(word_lists, [task], batch_size, decoding)]
     for w in caught:
         warnings.warn(f"{task}: {w.message}", w.category, stacklevel=2)
     return {name: 100 * float(value) for name, value in kind.score(labels, predicted).items()}

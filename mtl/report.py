@@ -148,6 +148,18 @@ def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]
         one = figures["predict"]["1 task(s)"]["seconds"]
         for row_name, row in figures["predict"].items():
             ratio(f"predict {row_name}", f"predict.{row_name}.ratio_to_1_task", row["seconds"], one)
+        n = max(int(row.split()[0]) for row in figures["predict"] if row.endswith("task(s)"))
+        for engine, row in (("fp32", f"{n} task(s)"), ("int8", f"{n} task(s), int8 encoder")):
+            before = figures["predict"][f"{row}, whitespace words, argmax tags"]["seconds"]
+            ratio(f"raw text {engine}", f"predict_raw_text_cost.{engine}", figures["predict"][row]["seconds"], before)
+        one_process = figures["training_processes"]["1 process(es)"]["sentences_per_s"]
+        for row_name, row in figures["training_processes"].items():
+            ratio(
+                f"training {row_name}",
+                f"training_processes.{row_name}.ratio_to_1_process",
+                row["sentences_per_s"],
+                one_process,
+            )
         flops = figures["flops"]
         ratio(
             "share of matmul peak",

@@ -18,7 +18,7 @@ from mtl.measure import best_time, interleaved_best_times
 from mtl.report import PROFILE, PROJECT_ROOT, pick, write_report
 
 __all__ = ["PROFILE", "MODELS_DIR", "banner", "best_time", "interleaved_best_times", "pick", "progress", "source"]
-__all__ += ["describe", "seed_everything", "write_report"]
+__all__ += ["check", "describe", "rounded", "seed_everything", "write_report"]
 
 MODELS_DIR = Path(os.environ.get("MODELS_DIR", PROJECT_ROOT / "models"))
 
@@ -47,10 +47,33 @@ def seed_everything(seed: int = 0) -> None:
 
 
 def describe(prediction: dict) -> str:
-    """One `predict` result in a line: `task=label` for sentence tasks, the tagged entities for token tasks."""
+    """One `predict` result in a line: `task=label (score)` for sentence tasks, `[text]TYPE score` per entity."""
     shown = []
     for task, value in prediction.items():
-        if isinstance(value, list):  # (word, tag) pairs
-            value = " ".join(f"{word}/{tag}" for word, tag in value if tag != "O") or "-"
+        if isinstance(value, list):  # entities
+            value = " ".join(f"[{e['text']}]{e['label']} {e['score']:.2f}" for e in value) or "-"
+        else:
+            value = f"{value['label']} ({value['score']:.2f})"
         shown.append(f"{task}={value}")
     return "  ".join(shown)
+
+
+def check(prediction: dict, expected: dict) -> list[str]:
+    """What a reader expects of a sample (a label, or the set of (text, type) entities) against what the model said."""
+    marks = []
+    for task, want in expected.items():
+        got = prediction[task]
+        got = {(e["text"], e["label"]) for e in got} if isinstance(got, list) else got["label"]
+        marks.append(
+            f"{task} {'right' if got == want else f'WRONG (expected {sorted(want) if isinstance(want, set) else want})'}"
+        )
+    return marks
+
+
+def rounded(value, digits: int = 4):
+    """Predictions with scores rounded: padding in a batch moves a softmax in its 7th digit."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    return [rounded(v, digits) for v in value] if isinstance(value, list) else value

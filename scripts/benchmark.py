@@ -7,6 +7,9 @@ with the same sentences, batch size and thread count. REPORT_PROFILE=quick runs 
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +26,7 @@ GOALS = {
     "speedup_vs_sentence_transformers": 3.0,
     "spearman_within_fp32": 0.5,
     "min_cosine_per_sentence": 0.99,
+    "predict_raw_text_cost_at_most": 1.10,  # issue 17: predict on raw text within 10% of the previous predict
 }  # issue 6
 BATCH_SIZES = (32, 128)
 FP32 = "this project, fp32 (torch)"  # the reference for every row's per-sentence cosine, and the encoder flops_and_peak rates
@@ -123,9 +127,13 @@ def flops_and_peak(sentences, seconds: float) -> dict:
     }
 
 
+BEFORE = "whitespace words, argmax tags"
+
+
 def predict_rows(sentences) -> dict:
     """Seconds for multi-task predict with 1 to n tasks (every registered task), for n separate single-task models, and
-    for n tasks on the int8 fast path."""
+    for n tasks on the int8 fast path; for n tasks in fp32 and int8 also `predict_words` on whitespace words with
+    argmax tags, what predict did before it read raw text (offsets, valid IOB2 tags, entity spans and scores)."""
     tasks = mtl.declare_tasks()
     torch.manual_seed(0)
     model = mtl.MultiTaskModel(mtl.SentenceEncoder(device="cpu"), tasks)
@@ -141,6 +149,9 @@ def predict_rows(sentences) -> dict:
     fast = mtl.MultiTaskModel(mtl.SentenceEncoder(device="cpu", precision="int8"), tasks)
     fast.heads.load_state_dict(model.heads.state_dict())
     seconds[f"{n} task(s), int8 encoder"] = best_time(lambda: fast.predict(sentences), repeat=REPEAT)
+    words = [sentence.split() for sentence in sentences]  # the previous predict: whitespace words, argmax tags
+    for name, m in ((f"{n} task(s)", model), (f"{n} task(s), int8 encoder", fast)):
+        seconds[f"{name}, {BEFORE}"] = best_time(lambda m=m: m.predict_words(words, decoding="argmax"), repeat=REPEAT)
     return {
         name: {"seconds": round(s, 3), "ratio_to_1_task": round(s / seconds["1 task(s)"], 2)}
         for name, s in seconds.items()
@@ -166,6 +177,31 @@ def training_rows(sentences, labels) -> dict:
         "cached_heads_sentences_per_s": round(epochs * len(sentences) / head_seconds, 1),
         "embedding_cache_sentences_per_s": round(len(sentences) / caching, 1),
     }
+
+
+def process_rows() -> dict:
+    """Training sentences/s of scripts/train.py on 1 and 2 processes (torchrun, gloo on CPU), the same global batches;
+    the cores are split between the processes."""
+    rows = {}
+    for n in (1, 2):
+        launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}"] if n > 1 else []
+        args = ["--tasks", "sentiment", "--train-rows", str(pick(2000, 96)), "--dev-rows", "0", "--batch-size", "32"]
+        args += ["--steps", str(pick(20, 3)), "--freeze", "embeddings"]
+        with tempfile.TemporaryDirectory() as folder:
+            history_path = Path(folder) / "history.json"
+            env = {**os.environ, "OMP_NUM_THREADS": str(max(1, torch.get_num_threads() // n)), "TQDM_DISABLE": "1"}
+            script = str(PROJECT_ROOT / "scripts" / "train.py")
+            done = subprocess.run(
+                [sys.executable, *launcher, script, *args, "--history", str(history_path)],
+                env=env, capture_output=True, text=True,
+            )  # fmt: skip
+            if done.returncode:
+                raise RuntimeError(f"scripts/train.py on {n} process(es) failed:\n{done.stderr[-2000:]}")
+            history = json.loads(history_path.read_text())
+        rows[f"{n} process(es)"] = {"sentences_per_s": round(history["examples"] / history["seconds"], 1)}
+    for row in rows.values():
+        row["ratio_to_1_process"] = round(row["sentences_per_s"] / rows["1 process(es)"]["sentences_per_s"], 3)
+    return rows
 
 
 def peak_memory_rows() -> dict:
@@ -209,10 +245,16 @@ def main():
         "flops": flops_and_peak(sentences, encode[FP32][f"batch {BATCH_SIZES[0]}"]["seconds"]),
         "predict": predict_rows(sentences[: pick(500, 50)]),
         "training": training_rows(train_sentences, train_labels),
+        "training_processes": process_rows(),
         "peak_memory": peak_memory_rows()
         if Path("/proc/self/clear_refs").exists()
         else "not measured: needs Linux /proc",
         "settings": {"sentences": len(sentences), "stsb_pairs": n, "repeat": REPEAT, "machine": machine()},
+    }
+    n_tasks = len(mtl.declare_tasks())
+    figures["predict_raw_text_cost"] = {
+        engine: round(figures["predict"][row]["seconds"] / figures["predict"][f"{row}, {BEFORE}"]["seconds"], 3)
+        for engine, row in (("fp32", f"{n_tasks} task(s)"), ("int8", f"{n_tasks} task(s), int8 encoder"))
     }
     figures["settings"]["seconds"] = round(time.perf_counter() - started, 1)
     path = write_report("benchmark", figures)
@@ -226,7 +268,7 @@ def main():
                     f"{engine:45s} {batch[6:]:>5s} {row['sentences_per_s']:8.0f} {row['ratio_to_sentence_transformers']:6.2f} "
                     f"{row['stsb_test_spearman']:6.2f} {row['min_cosine_to_fp32']:8.4f}"
                 )
-    for key in ("flops", "predict", "training", "peak_memory"):
+    for key in ("flops", "predict", "predict_raw_text_cost", "training", "training_processes", "peak_memory"):
         print(f"{key}: {json.dumps(figures[key])}")
     print(f"wrote {os.path.relpath(path, PROJECT_ROOT)} on {figures['settings']['machine']}")
 

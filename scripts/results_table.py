@@ -82,6 +82,10 @@ ROWS += [
     ("04_training_loop", "uniform encoder rate: mean of the test metrics", "llrd_vs_uniform.uniform_mean_test_metric",
      "{:.2f}", "layer-wise decay 0.9", "llrd_vs_uniform.llrd_mean_test_metric"),
     ("04_training_loop", "joint training, minutes on this machine", "training_minutes", "{:.1f}", None, None),
+    ("04_training_loop", "CoNLL-2003 test entity F1, valid IOB2 tags (Viterbi; joint model, seed 0)",
+     "ner_decoding.ner.viterbi_f1", "{:.2f}", "argmax tags", "ner_decoding.ner.argmax_f1"),
+    ("04_training_loop", "CoNLL-2003 test entity F1, predict on the raw text (words joined by spaces)",
+     "ner_decoding.ner.raw_text_f1", "{:.2f}", "on the words", "ner_decoding.ner.viterbi_f1"),
 ]
 
 N = len(REGISTRY)  # the benchmark's predict rows run every registered task
@@ -125,6 +129,13 @@ ROWS += [
      f"{N} separate models", f"predict.{N} separate models.ratio_to_1_task"),
     ("benchmark", "training sentences/s, heads on cached embeddings", "training.cached_heads_sentences_per_s", "{:.0f}",
      "fine-tuning", "training.fine_tuning_sentences_per_s"),
+    ("benchmark", "predict on raw text, time relative to the previous predict (whitespace words, argmax tags), fp32",
+     "predict_raw_text_cost.fp32", "{:.3f}x", "goal", "goals.predict_raw_text_cost_at_most"),
+    ("benchmark", "predict on raw text, time relative to the previous predict, int8 path", "predict_raw_text_cost.int8",
+     "{:.3f}x", "goal", "goals.predict_raw_text_cost_at_most"),
+    ("benchmark", "training sentences/s on 2 processes (torchrun, gloo; the 2 cores split between them)",
+     "training_processes.2 process(es).sentences_per_s", "{:.0f}", "1 process, same run",
+     "training_processes.1 process(es).sentences_per_s"),
     ("benchmark", "peak memory growth encoding 50,000 short sentences, MB", "peak_memory.50000.peak_rss_growth_mb",
      "{:.1f}", "10,000 sentences", "peak_memory.10000.peak_rss_growth_mb"),
 ]

@@ -59,7 +59,12 @@ def test_benchmark_writes_every_row_with_its_ratio(tmp_path):
         "3 task(s)",
         "3 separate models",
         "3 task(s), int8 encoder",
+        "3 task(s), whitespace words, argmax tags",
+        "3 task(s), int8 encoder, whitespace words, argmax tags",
     }
+    assert set(figures["predict_raw_text_cost"]) == {"fp32", "int8"}
+    assert set(figures["training_processes"]) == {"1 process(es)", "2 process(es)"}
+    assert figures["training_processes"]["1 process(es)"]["ratio_to_1_process"] == 1.0
     assert figures["training"]["cached_heads_sentences_per_s"] > figures["training"]["fine_tuning_sentences_per_s"] > 0
     assert figures["settings"]["profile"] == "quick"
     assert fast in done.stdout  # the table is printed

@@ -34,7 +34,7 @@ def test_token_baseline_and_metric_count_entities_not_words():
     gold = [["B-PER", "I-PER", "O", "B-LOC"]]
     token = kinds.KINDS["token"]
     assert token.baseline(gold, gold) == 0.0
-    assert token.score(gold, [[("a", "B-PER"), ("b", "I-PER"), ("c", "O"), ("d", "O")]])["f1"] == 2 / 3
+    assert token.score(gold, [{"tags": ["B-PER", "I-PER", "O", "O"]}])["f1"] == 2 / 3
 
 
 def test_sentence_baseline_is_the_majority_label():

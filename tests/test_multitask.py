@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 from sentence_transformers import SentenceTransformer
 
 import mtl
-from mtl import multitask, training
+from mtl import kinds, multitask, training
 
 NER = mtl.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])
 TASKS = [
@@ -32,6 +32,15 @@ HARD_WORDS = [
     "!!!",
     "O'Neill",
 ]
+
+
+def rounded(value):
+    """Predictions with scores to 4 decimals: padding in a batch moves a softmax in its 7th digit."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    return [rounded(v) for v in value] if isinstance(value, list) else value
 
 
 @pytest.fixture(scope="module")
@@ -58,38 +67,73 @@ def test_predict_returns_every_task_for_every_sentence(model):
     assert len(results) == 2
     for sentence, result in zip(sentences, results):
         assert set(result) == {"question_type", "sentiment", "ner"}
-        assert result["question_type"] in TASKS[0].labels and result["sentiment"] in TASKS[1].labels
-        assert [word for word, _ in result["ner"]] == sentence.split()
-        assert all(tag in NER.labels for _, tag in result["ner"])
+        for task in ("question_type", "sentiment"):
+            assert result[task]["label"] in model.tasks[task].labels and 0 <= result[task]["score"] <= 1
+        for entity in result["ner"]:
+            assert entity["text"] == sentence[entity["start"] : entity["end"]]
+            assert entity["label"] in ("PER", "ORG", "LOC", "MISC") and 0 <= entity["score"] <= 1
+
+
+def test_predict_words_tags_every_word_and_scores_are_the_softmax_of_the_logits(model):
+    words = [["Angela", "Merkel", "visited", "Paris", "."], ["what", "is", "the", "capital", "of", "Peru", "?"]]
+    results = model.predict_words(words)
+    features = model.encoder.tokenize(words, is_split_into_words=True)
+    with torch.inference_mode():
+        logits = model(features)
+    for row, result in enumerate(results):
+        assert len(result["ner"]["tags"]) == len(words[row]) and all(t in NER.labels for t in result["ner"]["tags"])
+        probabilities = logits["sentiment"][row].softmax(-1)
+        assert result["sentiment"]["label"] == TASKS[1].labels[int(probabilities.argmax())]
+        assert result["sentiment"]["score"] == pytest.approx(float(probabilities.max()), abs=1e-5)
+    argmax = model.predict_words(words, decoding="argmax")
+    first = kinds.first_subtoken_positions(features.word_ids(0), len(words[0]))
+    assert argmax[0]["ner"]["tags"] == [NER.labels[int(logits["ner"][0, p].argmax())] for p in first]
+    with pytest.raises(ValueError, match="decoding must be one of"):
+        model.predict_words(words, decoding="greedy")
+    with pytest.raises(TypeError, match="use predict for raw text"):
+        model.predict_words(["Angela Merkel"])
 
 
 def test_predict_subset_and_batching_agree(model):
     sentences = ["short", "a much longer sentence that needs padding in a batch", "medium length one"]
-    full = model.predict(sentences, batch_size=1)
-    assert model.predict(sentences, batch_size=3) == full
-    assert model.predict(sentences, tasks=["sentiment"]) == [{"sentiment": r["sentiment"]} for r in full]
+    full = rounded(model.predict(sentences, batch_size=1))
+    assert rounded(model.predict(sentences, batch_size=3)) == full
+    assert rounded(model.predict(sentences, tasks=["sentiment"])) == [{"sentiment": r["sentiment"]} for r in full]
 
 
 def test_predict_on_empty_inputs(model):
     assert model.predict([]) == []
     (empty,) = model.predict([""])
-    assert empty["ner"] == [] and empty["sentiment"] in ("negative", "positive")
+    assert empty["ner"] == [] and empty["sentiment"]["label"] in ("negative", "positive")
 
 
 def test_predict_rejects_unknown_tasks_and_non_strings(model):
     with pytest.raises(ValueError, match="unknown task"):
         model.predict(["x"], tasks=["topic"])
-    with pytest.raises(TypeError, match=r"sentences\[1\] is NoneType"):
+    with pytest.raises(TypeError, match=r"texts\[1\] is NoneType"):
         model.predict(["x", None])
 
 
-def test_words_beyond_max_length_are_tagged_O_with_a_warning():
+def test_a_lone_surrogate_is_a_value_error_naming_its_index(model):
+    with pytest.raises(ValueError, match=r"texts\[1\] holds '\\ud800' at character 4, a lone surrogate"):
+        model.predict(["fine", "abc \ud800"])
+    with pytest.raises(ValueError, match=r"word_lists\[0\]\[1\] holds"):
+        model.predict_words([["abc", "\udfff"]])
+
+
+def test_words_beyond_max_length_are_not_read_and_a_warning_counts_them():
+    torch.manual_seed(0)
     short = mtl.MultiTaskModel(mtl.SentenceEncoder(max_seq_length=8, device="cpu"), [NER])
     sentence = "one two three four five six seven eight nine ten"
-    with pytest.warns(UserWarning, match="4 word\\(s\\) beyond max_seq_length=8"):
-        (result,) = short.predict([sentence])
-    assert [w for w, _ in result["ner"]] == sentence.split()
-    assert [t for _, t in result["ner"][6:]] == ["O"] * 4
+    with pytest.warns(UserWarning, match="4 word\\(s\\) beyond max_seq_length=8 were not read"):
+        (result,) = short.predict_words([sentence.split()])
+    assert result["ner"]["tags"][6:] == ["O"] * 4 and result["ner"]["scores"][6:] == [None] * 4
+    assert None not in result["ner"]["scores"][:6]
+    with pytest.warns(UserWarning, match="4 word\\(s\\) beyond"):
+        (entities,) = short.predict([sentence])
+    assert all(entity["end"] <= sentence.index("seven") for entity in entities["ner"])
+    features = short.encoder.tokenize([sentence.split()], is_split_into_words=True)
+    assert kinds.words_beyond_limit(features, 0, 10) == 4
 
 
 def test_a_fourth_task_needs_only_its_declaration(encoder):
@@ -97,7 +141,7 @@ def test_a_fourth_task_needs_only_its_declaration(encoder):
     model = mtl.MultiTaskModel(encoder, TASKS + [intent])
     assert model.heads["intent"][-1].out_features == 77
     (result,) = model.predict(["I lost my card, please block it"])
-    assert result["intent"] in intent.labels
+    assert result["intent"]["label"] in intent.labels
 
 
 def test_save_load_round_trip_gives_identical_predictions(model, tmp_path):
@@ -106,7 +150,7 @@ def test_save_load_round_trip_gives_identical_predictions(model, tmp_path):
     model.save(tmp_path / "model")  # overwriting an existing checkpoint works and leaves no staging folder behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     loaded = mtl.MultiTaskModel.load(tmp_path / "model", tasks=TASKS, device="cpu")
-    assert loaded.predict(sentences) == model.predict(sentences)
+    assert rounded(loaded.predict(sentences)) == rounded(model.predict(sentences))
     for name, value in model.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[name]), name
 

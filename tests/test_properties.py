@@ -73,9 +73,10 @@ def test_predict_answers_every_task_and_covers_every_word_in_order(model, senten
         results = model.predict(sentences, batch_size=4)
     assert len(results) == len(sentences)
     for sentence, result in zip(sentences, results):
-        assert result["sentiment"] in ("negative", "positive")
-        assert [word for word, _ in result["ner"]] == sentence.split()
-        assert {tag for _, tag in result["ner"]} <= {"O", "B-PER", "I-PER"}
+        assert result["sentiment"]["label"] in ("negative", "positive") and 0 <= result["sentiment"]["score"] <= 1
+        for entity in result["ner"]:
+            assert entity["text"] == sentence[entity["start"] : entity["end"]] and entity["label"] == "PER"
+            assert 0 <= entity["score"] <= 1
 
 
 @PROPERTY
@@ -88,5 +89,5 @@ def test_a_non_string_item_raises_type_error_naming_its_index(encoder, model, se
     position = min(position, len(sentences))
     batch = sentences[:position] + [item] + sentences[position:]
     for call in (encoder.encode, model.predict):
-        with pytest.raises(TypeError, match=rf"sentences\[{position}\] is {type(item).__name__}"):
+        with pytest.raises(TypeError, match=rf"(sentences|texts)\[{position}\] is {type(item).__name__}"):
             call(batch)

@@ -52,7 +52,12 @@ def test_a_missing_figure_is_a_problem_not_a_crash():
 
 def test_rounding_is_allowed_for_but_nothing_more():
     figures = {"flops": {"encoder_gflop_per_s": 151.2, "matmul_1024_gflop_per_s": 199.3, "share_of_matmul_peak": 0.76}}
-    figures.update(encode={}, predict={"1 task(s)": {"seconds": 1.0, "ratio_to_1_task": 1.0}})
+    rows = ["1 task(s)", "1 task(s), int8 encoder"]
+    predict = {row: {"seconds": 1.0, "ratio_to_1_task": 1.0} for row in rows}
+    predict |= {f"{row}, whitespace words, argmax tags": {"seconds": 1.0, "ratio_to_1_task": 1.0} for row in rows}
+    processes = {f"{n} process(es)": {"sentences_per_s": 10.0, "ratio_to_1_process": 1.0} for n in (1, 2)}
+    figures.update(encode={}, predict=predict, predict_raw_text_cost={"fp32": 1.0, "int8": 1.0})
+    figures["training_processes"] = processes
     assert report.problems("benchmark", figures) == []  # 151.2 / 199.3 = 0.7587, written as 0.76
     figures["flops"]["share_of_matmul_peak"] = 0.77
     assert report.problems("benchmark", figures)
