@@ -112,9 +112,9 @@ class TokenKind:
 
         tags = [sentence["tags"] for sentence in predicted]
         return {
-            "precision": precision_score(gold, tags, zero_division=0),
-            "recall": recall_score(gold, tags, zero_division=0),
-            "f1": f1_score(gold, tags, zero_division=0),
+            "precision": float(precision_score(gold, tags, zero_division=0)),
+            "recall": float(recall_score(gold, tags, zero_division=0)),
+            "f1": float(f1_score(gold, tags, zero_division=0)),
         }
 
     def embed(self, encoder: SentenceEncoder, word_lists: list[list[str]]) -> tuple[torch.Tensor, list[int]]:

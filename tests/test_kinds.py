@@ -34,6 +34,7 @@ def test_token_baseline_and_metric_count_entities_not_words():
     gold = [["B-PER", "I-PER", "O", "B-LOC"]]
     token = kinds.KINDS["token"]
     assert token.baseline(gold, gold) == 0.0
+    assert type(token.baseline(gold, gold)) is float  # a plain float, so reports print 0.0, not np.float64(0.0)
     assert token.score(gold, [{"tags": ["B-PER", "I-PER", "O", "O"]}])["f1"] == 2 / 3
 
 
