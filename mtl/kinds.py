@@ -16,7 +16,7 @@ import torch
 
 from mtl.data import read_conll, read_labelled_sentences
 from mtl.encoder import SentenceEncoder, length_sorted_batches
-from mtl.spans import DECODINGS, viterbi_tags
+from mtl.spans import DECODINGS, viterbi_paths
 
 
 class SentenceKind:
@@ -42,10 +42,10 @@ class SentenceKind:
     def targets(self, task, features, labels: list[str]) -> torch.Tensor:
         return torch.tensor([task.labels.index(label) for label in labels])
 
-    def decode(self, task, logits: torch.Tensor, word_ids, n_words: int, decoding: str) -> dict:
-        """{"label": the most probable label, "score": its softmax probability}."""
-        probabilities = logits.float().softmax(-1)
-        return {"label": task.labels[int(probabilities.argmax())], "score": float(probabilities.max())}
+    def decode(self, task, logits: torch.Tensor, word_ids: list, n_words: list[int], decoding: str) -> list[dict]:
+        """Per row of a batch: {"label": the most probable label, "score": its softmax probability}."""
+        scores, best = logits.float().softmax(-1).max(-1)
+        return [{"label": task.labels[i], "score": score} for i, score in zip(best.tolist(), scores.tolist())]
 
     def score(self, gold: list[str], predicted: list[dict]) -> dict[str, float]:
         from sklearn.metrics import accuracy_score, f1_score
@@ -92,20 +92,29 @@ class TokenKind:
         ids = [[task.labels.index(tag) for tag in tags] for tags in labels]
         return torch.tensor([align_labels(features.word_ids(row), tags) for row, tags in enumerate(ids)])
 
-    def decode(self, task, logits: torch.Tensor, word_ids, n_words: int, decoding: str) -> dict:
-        """{"tags": one IOB2 tag per word, "scores": each tag's softmax probability}, read at each word's first
-        sub-token. decoding="viterbi" picks the most probable valid IOB2 sequence, "argmax" each word's most probable
-        tag. A word the truncation cut off (or that holds no token) is tagged O with score None."""
-        positions = first_subtoken_positions(word_ids, n_words)
-        read = [word for word, position in enumerate(positions) if position is not None]
-        probabilities = logits[[positions[word] for word in read]].float().softmax(-1).numpy()
+    def decode(self, task, logits: torch.Tensor, word_ids: list, n_words: list[int], decoding: str) -> list[dict]:
+        """Per row of a batch: {"tags": one IOB2 tag per word, "scores": each tag's softmax probability}, read at each
+        word's first sub-token. decoding="viterbi" picks the most probable valid IOB2 sequence (the whole batch at
+        once), "argmax" each word's most probable tag. A word the truncation cut off (or that holds no token) is
+        tagged O with score None."""
         if decoding not in DECODINGS:
             raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
-        path = viterbi_tags(probabilities, task.labels) if decoding == "viterbi" else probabilities.argmax(-1)
-        tags, scores = ["O"] * n_words, [None] * n_words
-        for row, (word, label) in enumerate(zip(read, path)):
-            tags[word], scores[word] = task.labels[int(label)], float(probabilities[row, int(label)])
-        return {"tags": tags, "scores": scores}
+        reads, probabilities = [], []
+        for row, (ids, n) in enumerate(zip(word_ids, n_words)):
+            positions = first_subtoken_positions(ids, n)
+            reads.append([word for word, position in enumerate(positions) if position is not None])
+            probabilities.append(logits[row, [positions[word] for word in reads[-1]]].float().softmax(-1).numpy())
+        if decoding == "viterbi":
+            paths = viterbi_paths(probabilities, task.labels)
+        else:
+            paths = [p.argmax(-1).tolist() for p in probabilities]
+        results = []
+        for read, p, path, n in zip(reads, probabilities, paths, n_words):
+            tags, scores = ["O"] * n, [None] * n
+            for row, (word, label) in enumerate(zip(read, path)):
+                tags[word], scores[word] = task.labels[label], float(p[row, label])
+            results.append({"tags": tags, "scores": scores})
+        return results
 
     def score(self, gold: list[list[str]], predicted: list[dict]) -> dict[str, float]:
         from seqeval.metrics import f1_score, precision_score, recall_score

@@ -148,12 +148,14 @@ class MultiTaskModel(nn.Module):
         for idx in length_sorted_batches([sum(map(len, word_lists[i])) for i in range(len(word_lists))], batch_size):
             features = self.encoder.tokenize([list(word_lists[i]) for i in idx], is_split_into_words=True)
             logits = {name: value.cpu() for name, value in self(features, tasks).items()}
-            for row, i in enumerate(idx):
-                word_ids, n_words = features.word_ids(row), len(word_lists[i])
-                cut += words_beyond_limit(features, row, n_words)
-                for name in tasks:
-                    task = self.tasks[name]
-                    results[i][name] = KINDS[task.kind].decode(task, logits[name][row], word_ids, n_words, decoding)
+            word_ids = [features.word_ids(row) for row in range(len(idx))]
+            n_words = [len(word_lists[i]) for i in idx]
+            cut += sum(words_beyond_limit(features, row, n) for row, n in enumerate(n_words))
+            for name in tasks:
+                task = self.tasks[name]
+                decoded = KINDS[task.kind].decode(task, logits[name], word_ids, n_words, decoding)
+                for i, result in zip(idx, decoded):
+                    results[i][name] = result
         self.train(was_training)
         if cut:
             limit = self.encoder.max_seq_length

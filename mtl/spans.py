@@ -8,6 +8,8 @@ probabilities into the most probable tag sequence that is valid IOB2 (an `I-X` o
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 DECODINGS = ("viterbi", "argmax")
@@ -39,13 +41,15 @@ def split_words(tokenizer, text: str) -> list[tuple[str, int, int]]:
     written together are then put back together as CoNLL-2003 writes words ("Saint-Germain", "U.S.", "don't"), apart
     from opening punctuation before them, closing punctuation after them and a clitic ("(", "Germany", "'s", ")"). A token
     head reads a word at its first sub-token, as it was trained: read alone, the "-" and "Germain" of a CoNLL word
-    "Saint-Germain" sit where training never put a label. A closing "." stays on an abbreviation, an initial or a number ("U.S.", "J.", "1.").
+    "Saint-Germain" sit where training never put a label. A closing "." stays on an abbreviation, an initial or a
+    number ("U.S.", "J.", "1.").
     """
     pieces = [(w, s, e) for w, (s, e) in tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)]
     words, run = [], []
     for piece in pieces + [("", -1, -1)]:
         if run and piece[1] != run[-1][2]:  # whitespace between: the run of pieces written together ends
-            words += regroup(text, run)
+            (word, start, end), *more = run
+            words += regroup(text, run) if more else [(text[start:end], start, end)]  # most runs are one piece
             run = []
         run.append(piece)
     return words
@@ -83,33 +87,63 @@ def is_abbreviation(pieces: list[tuple[str, int, int]]) -> bool:
 
 def allowed_transitions(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """IOB2 rules as masks: which tag may start a sentence, and which tag may follow which ([previous, next])."""
+    return _transitions(tuple(labels))
+
+
+@functools.cache  # one label set per task: its masks are built once
+def _transitions(labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     inside = np.array([tag.startswith("I-") for tag in labels])
     start = ~inside
     follows = np.ones((len(labels), len(labels)), dtype=bool)
     for j, tag in enumerate(labels):
         if tag.startswith("I-"):
             follows[:, j] = [previous in (f"B-{tag[2:]}", tag) for previous in labels]
+    start.flags.writeable = follows.flags.writeable = False  # shared by every call: read-only
     return start, follows
 
 
 def viterbi_tags(probabilities: np.ndarray, labels: list[str]) -> list[int]:
     """The most probable valid IOB2 tag sequence for (words, labels) per-word probabilities: the product of the chosen
     tags' probabilities is maximal among sequences where every `I-X` follows `B-X` or `I-X`."""
-    if len(probabilities) == 0:
-        return []
+    return viterbi_paths([probabilities], labels)[0]
+
+
+def viterbi_paths(probabilities: list[np.ndarray], labels: list[str]) -> list[list[int]]:
+    """viterbi_tags for many sentences at once. A sentence whose most probable tags are already valid keeps them (no
+    valid sequence can be more probable); the others run one dynamic programme together, one step per word position,
+    a sentence that has ended carrying its scores through unchanged."""
     start, follows = allowed_transitions(labels)
-    log_p = np.log(np.clip(probabilities, 1e-12, 1.0))
-    barred = np.where(follows, 0.0, -np.inf)
-    best = np.where(start, log_p[0], -np.inf)
-    back = []
-    for word in range(1, len(log_p)):
-        candidates = best[:, None] + barred  # [previous, next]
-        back.append(candidates.argmax(0))
-        best = candidates.max(0) + log_p[word]
-    path = [int(best.argmax())]
-    for pointers in reversed(back):
-        path.append(int(pointers[path[-1]]))
-    return path[::-1]
+    paths, todo = [[] for _ in probabilities], []
+    for i, p in enumerate(probabilities):
+        best = p.argmax(-1)
+        if len(p) and start[best[0]] and follows[best[:-1], best[1:]].all():
+            paths[i] = [int(tag) for tag in best]
+        elif len(p):
+            todo.append(i)
+    if not todo:
+        return paths
+    lengths = np.array([len(probabilities[i]) for i in todo])
+    n, steps, n_labels = len(todo), lengths.max(), len(labels)
+    log_p = np.zeros((n, steps, n_labels))
+    for row, i in enumerate(todo):
+        log_p[row, : lengths[row]] = np.log(np.clip(probabilities[i], 1e-12, 1.0))
+    barred = np.where(follows, 0.0, -np.inf)  # [previous, next]
+    best = np.where(start, log_p[:, 0], -np.inf)  # (sentences, labels)
+    back = np.empty((n, steps, n_labels), dtype=np.int64)
+    back[:, 0] = stay = np.arange(n_labels)
+    for word in range(1, steps):
+        candidates = best[:, :, None] + barred  # (sentences, previous, next)
+        pointers = candidates.argmax(1)
+        moved = np.take_along_axis(candidates, pointers[:, None, :], 1)[:, 0] + log_p[:, word]
+        going = (word < lengths)[:, None]
+        best, back[:, word] = np.where(going, moved, best), np.where(going, pointers, stay)
+    tags = np.empty((n, steps), dtype=np.int64)
+    tags[:, -1] = best.argmax(1)
+    for word in range(steps - 1, 0, -1):
+        tags[:, word - 1] = back[np.arange(n), word, tags[:, word]]
+    for row, i in enumerate(todo):
+        paths[i] = [int(tag) for tag in tags[row, : lengths[row]]]
+    return paths
 
 
 def entity_spans(text: str, words: list[tuple[str, int, int]], tags: list[str], scores: list[float]) -> list[dict]:
@@ -128,7 +162,7 @@ def entity_spans(text: str, words: list[tuple[str, int, int]], tags: list[str], 
         entities.append(current)
     return [
         {"text": text[e["start"] : e["end"]], "label": e["label"], "start": e["start"], "end": e["end"],
-         "score": float(np.mean(e["scores"]))}
+         "score": sum(e["scores"]) / len(e["scores"])}
         for e in entities
     ]  # fmt: skip
 

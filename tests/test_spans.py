@@ -51,6 +51,15 @@ def test_viterbi_finds_the_most_probable_valid_sequence_by_brute_force():
     assert spans.viterbi_tags(np.empty((0, len(LABELS))), LABELS) == []
 
 
+def test_a_batch_of_sentences_of_different_lengths_decodes_as_each_sentence_alone():
+    rng = np.random.default_rng(1)
+    batch = [rng.dirichlet(np.ones(len(LABELS)), size=n) for n in rng.integers(0, 12, size=40)]
+    batch.append(np.eye(len(LABELS))[[1, 2, 0]] * 0.9 + 0.02)  # already valid: kept as it is
+    alone = [spans.viterbi_tags(p, LABELS) for p in batch]
+    assert spans.viterbi_paths(batch, LABELS) == alone
+    assert alone[-1] == [1, 2, 0] and any(len(p) == 0 for p in batch)
+
+
 def test_an_inside_tag_is_barred_after_O_and_after_another_type():
     probabilities = np.array([[0.0, 0.0, 0.0, 0.0, 0.0], [0.1, 0.0, 0.0, 0.0, 0.0]]) + np.eye(5)[[0, 2]] * 0.9
     assert [LABELS[t] for t in spans.viterbi_tags(probabilities, LABELS)] != ["O", "I-PER"]
