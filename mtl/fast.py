@@ -93,18 +93,19 @@ class OnnxBackbone(nn.Module):
         return SimpleNamespace(last_hidden_state=torch.from_numpy(tokens))
 
 
+def openvino_config(threads: int, activation_group: int) -> dict:
+    """OpenVINO CPU settings of the fast path: threads, fp32 outside the int8 products, the activation group size."""
+    return {
+        "INFERENCE_NUM_THREADS": threads,
+        "INFERENCE_PRECISION_HINT": "f32",  # else bf16 where the CPU has it: no approximation beyond the int8 products
+        "DYNAMIC_QUANTIZATION_GROUP_SIZE": activation_group,
+    }
+
+
 def _openvino(path: Path, threads: int, activation_group: int):
     import openvino
 
-    compiled = openvino.Core().compile_model(
-        str(path),
-        "CPU",
-        {
-            "INFERENCE_NUM_THREADS": threads,
-            "INFERENCE_PRECISION_HINT": "f32",  # else bf16 where the CPU has it: no approximation beyond the int8 products
-            "DYNAMIC_QUANTIZATION_GROUP_SIZE": activation_group,
-        },
-    )
+    compiled = openvino.Core().compile_model(str(path), "CPU", openvino_config(threads, activation_group))
     request = compiled.create_infer_request()
     return lambda feed: request.infer(feed)[0].copy()  # the request reuses its output buffer on the next call
 

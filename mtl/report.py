@@ -105,20 +105,24 @@ def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]
         )
         ratio("separate vs one model", "separate_models_vs_multitask", seconds["separate single-task models"],
               seconds["one model, all tasks"])  # fmt: skip
+
+    def seeds(what, summary):
+        values = summary["values"]
+        checks.append((f"{what} seed mean", summary["mean"], float(np.mean(values)), 0.005 + _half_unit(values[0])))
+        if len(values) > 1:
+            std = float(np.std(values, ddof=1))
+            checks.append((f"{what} seed std", summary["std"], std, 0.005 + 2 * _half_unit(values[0])))
+
     if name == "03_freezing_and_transfer":
         cached = figures["cached_heads"]
         ratio("cached heads per epoch", "cached_heads.speedup_per_epoch_vs_finetuning", cached["finetuning_epoch_seconds"],
               cached["cached_epoch_seconds"])  # fmt: skip
+        for task, summary in figures["reference_seeds"].items():
+            seeds(f"reference {task}", summary)
     if name == "04_training_loop":
         tasks = figures["tasks"]
         for task, row in tasks.items():
-            values = row["seeds"]["values"]
-            checks.append(
-                (f"{task} seed mean", row["seeds"]["mean"], float(np.mean(values)), 0.005 + _half_unit(values[0]))
-            )
-            if len(values) > 1:
-                std = float(np.std(values, ddof=1))
-                checks.append((f"{task} seed std", row["seeds"]["std"], std, 0.005 + 2 * _half_unit(values[0])))
+            seeds(task, row["seeds"])
         for key, column in (("llrd_mean_test_metric", "test_metric"), ("uniform_mean_test_metric", "uniform_lr")):
             mean = float(np.mean([row[column] for row in tasks.values()]))
             checks.append((key, figures["llrd_vs_uniform"][key], mean, 0.005 + _half_unit(mean) + 0.005))
@@ -160,6 +164,15 @@ def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]
                 row["sentences_per_s"],
                 one_process,
             )
+        profile = figures["fast_path_profile"]
+        total = sum(profile["seconds"].values())
+        checks.append(("fast path stages", profile["total_seconds"], total, 0.0005 + 3 * 0.00005))
+        graph, share = profile["seconds"]["OpenVINO graph"], profile["weight_products_share_of_graph"]
+        rest, st = total - graph * share, profile["sentence_transformers_seconds"]
+        rest_error = 3 * _half_unit(total) + graph * _half_unit(share) + share * _half_unit(graph)  # rounding
+        bound = profile["speedup_bound_if_weight_products_took_no_time"]
+        tolerance = _half_unit(bound) + st / rest * (_half_unit(st) / st + rest_error / rest)
+        checks.append(("fast path bound", bound, st / rest, tolerance))
         flops = figures["flops"]
         ratio(
             "share of matmul peak",

@@ -51,6 +51,15 @@ REFERENCE = ("everything trained", "scenarios.everything trained (reference).acc
 ROWS += [
     ("03_freezing_and_transfer", "everything trained (reference): TREC-6 / SST-2 accuracy", REFERENCE[1], "{:.1f}",
      None, None),
+    *[("03_freezing_and_transfer", f"everything trained, mean over 3 seeds: {REGISTRY[name].display}",
+       f"reference_seeds.{name}.mean", "{:.2f}", "std over the 3 seeds", f"reference_seeds.{name}.std")
+      for name in ("question_type", "sentiment")],
+    *[("03_freezing_and_transfer", f"{variant}: TREC-6 / SST-2", f"unfreezing.runs.{variant}.accuracy", "{:.1f}",
+       *REFERENCE)
+      for variant in ("nothing frozen (word embeddings train too)", "embeddings + bottom 2 of 6 layers frozen",
+                      "embeddings + bottom 4 of 6 layers frozen", "encoder rate 5e-5 (reference 2e-4)",
+                      "encoder rate 1e-4 (reference 2e-4)", "encoder rate 5e-4 (reference 2e-4)",
+                      "head rate 1e-4 (reference 1e-3)", "head rate 1e-2 (reference 1e-3)")],
     ("03_freezing_and_transfer", "entire network frozen, 16 examples per class, nearest centroid: TREC-6 / SST-2",
      "scenarios.entire network frozen + class centroids (16 per class).accuracy", "{:.1f}", *REFERENCE),
     ("03_freezing_and_transfer", "backbone frozen, heads on cached embeddings: TREC-6 / SST-2",
@@ -136,6 +145,11 @@ ROWS += [
     ("benchmark", "training sentences/s on 2 processes (torchrun, gloo; the 2 cores split between them)",
      "training_processes.2 process(es).sentences_per_s", "{:.0f}", "1 process, same run",
      "training_processes.1 process(es).sentences_per_s"),
+    ("benchmark", "int8 fast path, batch 32: share of the OpenVINO graph's time in the int8 weight products",
+     "fast_path_profile.weight_products_share_of_graph", "{:.2f}", None, None),
+    ("benchmark", "int8 fast path, batch 32: speed-up bound if the weight products took no time",
+     "fast_path_profile.speedup_bound_if_weight_products_took_no_time", "{:.1f}x", "goal",
+     "goals.speedup_vs_sentence_transformers"),
     ("benchmark", "peak memory growth encoding 50,000 short sentences, MB", "peak_memory.50000.peak_rss_growth_mb",
      "{:.1f}", "10,000 sentences", "peak_memory.10000.peak_rss_growth_mb"),
 ]

@@ -30,9 +30,11 @@ def test_committed_report_figures_agree_with_each_other(path):
         ("01_sentence_encoder", "speed.fp32.speedup_vs_sentence_transformers", 3.285),  # the figure of issue 21
         ("01_sentence_encoder", "activation_group_sweep.groups.64.speedup_vs_sentence_transformers", 9.9),
         ("02_multitask_heads", "separate_models_vs_multitask", 1.0),
+        ("03_freezing_and_transfer", "reference_seeds.sentiment.std", 9.0),
         ("04_training_loop", "tasks.sentiment.seeds.mean", 99.0),
         ("04_training_loop", "llrd_vs_uniform.uniform_mean_test_metric", 1.0),
         ("benchmark", "encode.this project, int8 (OpenVINO).batch 32.ratio_to_sentence_transformers", 3.5),
+        ("benchmark", "fast_path_profile.speedup_bound_if_weight_products_took_no_time", 99.0),
     ],
 )
 def test_a_tampered_figure_is_caught(name, path, value):
@@ -58,6 +60,17 @@ def test_rounding_is_allowed_for_but_nothing_more():
     processes = {f"{n} process(es)": {"sentences_per_s": 10.0, "ratio_to_1_process": 1.0} for n in (1, 2)}
     figures.update(encode={}, predict=predict, predict_raw_text_cost={"fp32": 1.0, "int8": 1.0})
     figures["training_processes"] = processes
+    stages = {"tokenisation": 0.1631, "OpenVINO graph": 1.9417, "pooling and normalisation": 0.009}
+    figures["fast_path_profile"] = {  # 6.855 / (2.1138 - 1.9417 * 0.76): 0.76 may be 0.755..0.765
+        "seconds": stages,
+        "total_seconds": 2.1137,
+        "weight_products_share_of_graph": 0.76,
+        "sentence_transformers_seconds": 6.855,
+        "speedup_bound_if_weight_products_took_no_time": 10.75,
+    }
     assert report.problems("benchmark", figures) == []  # 151.2 / 199.3 = 0.7587, written as 0.76
+    figures["fast_path_profile"]["speedup_bound_if_weight_products_took_no_time"] = 11.5  # beyond what 0.76 allows
+    assert report.problems("benchmark", figures)
+    figures["fast_path_profile"]["speedup_bound_if_weight_products_took_no_time"] = 10.75
     figures["flops"]["share_of_matmul_peak"] = 0.77
     assert report.problems("benchmark", figures)
