@@ -48,8 +48,7 @@ def split_words(tokenizer, text: str) -> list[tuple[str, int, int]]:
     words, run = [], []
     for piece in pieces + [("", -1, -1)]:
         if run and piece[1] != run[-1][2]:  # whitespace between: the run of pieces written together ends
-            (word, start, end), *more = run
-            words += regroup(text, run) if more else [(text[start:end], start, end)]  # most runs are one piece
+            words += regroup(text, run)
             run = []
         run.append(piece)
     return words
@@ -58,6 +57,8 @@ def split_words(tokenizer, text: str) -> list[tuple[str, int, int]]:
 def regroup(text: str, run: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
     """One run of pieces written together -> opening punctuation, the word, a clitic ('s, 've, ...), closing
     punctuation."""
+    if len(run) == 1:  # most runs are one piece: nothing to regroup
+        return [(text[run[0][1] : run[0][2]], run[0][1], run[0][2])]
     if not any(char.isalnum() for word, _, _ in run for char in word):  # punctuation alone: "...", "--", "?!"
         return [(text[run[0][1] : run[-1][2]], run[0][1], run[-1][2])]
     opening, clitic, closing = [], [], []

@@ -149,7 +149,9 @@ def fast_path_profile(sentences, st_seconds: float) -> dict:
         "tokenisation": best_time(lambda: [encoder.tokenize(batch) for batch in batches], repeat=REPEAT),
         "OpenVINO graph": best_time(lambda: [encoder.backbone(**features) for features in inputs], repeat=REPEAT),
         "pooling and normalisation": best_time(
-            lambda: [F.normalize(pool(t, f["attention_mask"], "mean"), dim=-1) for t, f in zip(tokens, inputs)],
+            lambda: [
+                F.normalize(pool(t, f["attention_mask"], encoder.pooling), dim=-1) for t, f in zip(tokens, inputs)
+            ],
             repeat=REPEAT,
         ),
     }
