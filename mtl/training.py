@@ -23,6 +23,7 @@ from mtl.kinds import KINDS
 from mtl.multitask import GROUP_FORMS, MultiTaskModel, evaluate, parameter_group_name
 
 SAMPLING = ("proportional", "temperature", "round_robin")
+MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 
 
 @dataclass
@@ -43,16 +44,32 @@ class TrainConfig:
     freeze: tuple = ("embeddings",)  # group names (see parameter_group_name), "encoder" or "heads"
     eval_every: int = 250
     seed: int = 0
+    mixed_precision: str = (
+        "auto"  # "auto": bf16 on a CUDA GPU that has it, else fp16; fp32 on CPU. Or "no", "bf16", "fp16"
+    )
     checkpoint_dir: str | None = None  # best/ (by mean dev score) and last/ (for resuming) are written here
 
     def __post_init__(self):
         if self.sampling not in SAMPLING:
             raise ValueError(f"sampling must be one of {SAMPLING}, got {self.sampling!r}")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {self.mixed_precision!r}")
         group = re.compile(r"embeddings|encoder|heads|layer\.\d+|head\..+")
         unknown = [name for name in self.freeze if not group.fullmatch(name)]
         if isinstance(self.freeze, str) or unknown:
             raise ValueError(f"unknown parameter group(s) {unknown or self.freeze!r} in freeze; valid: {GROUP_FORMS}")
         self.freeze = tuple(self.freeze)
+
+
+def autocast_dtype(mixed_precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype the forward pass runs in under `mixed_precision`, or None for fp32. "auto" is bf16 on a CUDA GPU that
+    supports it (same range as fp32, no loss scaling needed), fp16 on older GPUs, and fp32 on CPU, where autocast
+    buys little speed without AMX or bf16 instructions."""
+    if mixed_precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}[mixed_precision]
 
 
 class TrainingDiverged(RuntimeError):
@@ -169,12 +186,15 @@ def train(
         t: BatchStream(x, y, config.batch_size, seed=config.seed + i, length=KINDS[model.tasks[t].kind].length)
         for i, (t, (x, y)) in enumerate(train_data.items())
     }
+    device = model.encoder.device
+    dtype = autocast_dtype(config.mixed_precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)  # fp16 gradients would underflow
     history = {"loss": [], "eval": [], "task_steps": {t: 0 for t in train_data}, "seconds": 0.0, "examples": 0}
-    history.update(best_step=None, best_score=None)
+    history.update(best_step=None, best_score=None, mixed_precision=str(dtype or torch.float32).removeprefix("torch."))
     checkpoints = Path(config.checkpoint_dir) if config.checkpoint_dir else None
     start_step = 0
     if resume:
-        start_step, history = _load_training_state(model, optimizer, scheduler, streams, checkpoints / "last")
+        start_step, history = _load_training_state(model, optimizer, scheduler, scaler, streams, checkpoints / "last")
     trainable = [p for g in groups for p in g["params"]]
     shared = [p for p in model.encoder.parameters() if p.requires_grad]
     running = {}
@@ -186,20 +206,23 @@ def train(
     for step in bar:
         task = schedule[step]
         inputs, labels = streams[task].next()  # the whole batch, the same in every process
-        loss, batch_loss = batch_losses(model, task, share(inputs, rank, n_procs), share(labels, rank, n_procs))
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):  # the loss itself comes out fp32
+            loss, batch_loss = batch_losses(model, task, share(inputs, rank, n_procs), share(labels, rank, n_procs))
         diverged = partial(_diverged, step=step + 1, task=task, checkpoints=checkpoints)
         if not torch.isfinite(batch_loss):
             raise diverged(f"loss is {batch_loss.item()}")
         if loss.requires_grad:  # a short last batch may leave a process nothing to compute
-            (config.loss_weights.get(task, 1.0) * loss).backward()
+            scaler.scale(config.loss_weights.get(task, 1.0) * loss).backward()
         sum_gradients(shared + [p for p in model.heads[task].parameters() if p.requires_grad])
+        scaler.unscale_(optimizer)  # clip the true gradients; a no-op without fp16
         grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-        if not torch.isfinite(grad_norm):
+        if not torch.isfinite(grad_norm) and not scaler.is_enabled():  # with fp16 the scaler skips such steps
             raise diverged(f"gradient norm is {grad_norm.item()}")
         try:
-            optimizer.step()
+            scaler.step(optimizer)  # optimizer.step(), unless fp16 gradients overflowed
         except RuntimeError as error:  # an exploding rate can overflow inside AdamW before any loss turns NaN
             raise diverged(f"the optimiser step failed ({error})") from error
+        scaler.update()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         history["loss"].append((step + 1, task, batch_loss.item()))
@@ -212,7 +235,7 @@ def train(
             rng = _rng_states()
             if rank == 0:
                 _evaluate_and_checkpoint(
-                    model, step + 1, dev_data, history, optimizer, scheduler, streams, checkpoints, rng
+                    model, step + 1, dev_data, history, optimizer, scheduler, scaler, streams, checkpoints, rng
                 )
             barrier()  # the others wait until last/ is whole
             train_mode(model)
@@ -268,7 +291,7 @@ def _rng_states() -> list[torch.Tensor]:
     return states
 
 
-def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, scheduler, streams, checkpoints, rng):
+def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, scheduler, scaler, streams, checkpoints, rng):
     """Dev metrics for every task; save best/ when the mean headline metric improves, and last/ for resuming."""
     metrics = {t: evaluate(model, t, x, y) for t, (x, y) in dev_data.items()}
     score = float(np.mean([metrics[t][KINDS[model.tasks[t].kind].headline_metric] for t in metrics]))
@@ -287,6 +310,7 @@ def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, schedule
                     "history": history,
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),  # empty unless fp16
                     "streams": {t: (s.epoch, s.position) for t, s in streams.items()},
                     "torch_rng": rng,  # one state per process
                 }
@@ -294,14 +318,16 @@ def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, schedule
         )
 
 
-def _load_training_state(model, optimizer, scheduler, streams, path: Path) -> tuple[int, dict]:
-    """Put model, optimiser, schedule, data streams and RNG back where last/ was saved."""
+def _load_training_state(model, optimizer, scheduler, scaler, streams, path: Path) -> tuple[int, dict]:
+    """Put model, optimiser, schedule, loss scale, data streams and RNG back where last/ was saved."""
     model.load_state_dict(
         MultiTaskModel.load(path, tasks=list(model.tasks.values()), device=model.encoder.device).state_dict()
     )
     state = torch.load(path / "trainer_state.pt", weights_only=True)  # tensors and plain containers only: no code runs
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler"):  # absent from checkpoints written before mixed precision
+        scaler.load_state_dict(state["scaler"])
     for task, (epoch, position) in state["streams"].items():
         streams[task].epoch, streams[task].position = epoch, position
         streams[task]._plan()

@@ -5,7 +5,7 @@ One process (CPU, or one GPU when present):
 Several processes, each taking its share of every batch (gloo on CPU, nccl on GPUs):
     torchrun --nproc_per_node 2 scripts/train.py --steps 2200 --checkpoint-dir models/joint
 (`accelerate launch --num_processes 2` sets up the same environment; accelerate is not a dependency and is untested
-here.) Mixed precision on CUDA is not built yet.
+here.) On CUDA the forward pass runs in bf16, or fp16 with loss scaling (`--mixed-precision`, default "auto").
 Every TrainConfig field is an option (--batch-size, --encoder-lr, --freeze embeddings layer.0, ...). The best
 checkpoint by mean dev score is written to <checkpoint-dir>/best, and its test metrics are printed.
 """
@@ -75,7 +75,7 @@ def main(argv=None) -> dict:
         if args.output:
             model.save(args.output)
         if args.history:
-            keep = ("task_steps", "examples", "seconds", "best_step", "best_score")
+            keep = ("task_steps", "examples", "seconds", "best_step", "best_score", "mixed_precision")
             Path(args.history).write_text(json.dumps({"processes": n_procs, **{k: history[k] for k in keep}}))
         if config.checkpoint_dir:
             best = mtl.MultiTaskModel.load(Path(config.checkpoint_dir) / "best", device=encoder.device)

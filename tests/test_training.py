@@ -178,12 +178,16 @@ def interrupt_at(model, call: int, error):
     return model.encoder.backbone.register_forward_hook(hook)
 
 
-def test_nan_loss_stops_with_step_and_task_and_keeps_the_last_good_checkpoint(tmp_path):
+@pytest.mark.parametrize("precision", ["no", "fp16"])
+def test_nan_loss_stops_with_step_and_task_and_keeps_the_last_good_checkpoint(tmp_path, precision):
     model = fresh_model()
     poison = model.heads["ner"].register_forward_hook(lambda m, a, out: out * float("nan") if model.training else out)
     with pytest.raises(mtl.TrainingDiverged, match=r"loss is nan at step 2, task 'ner'"):
         mtl.train(
-            model, TINY, config(sampling="round_robin", eval_every=1, checkpoint_dir=str(tmp_path)), dev_data=TINY
+            model,
+            TINY,
+            config(sampling="round_robin", eval_every=1, checkpoint_dir=str(tmp_path), mixed_precision=precision),
+            dev_data=TINY,
         )
     poison.remove()
     saved = mtl.MultiTaskModel.load(tmp_path / "best")
@@ -202,19 +206,22 @@ def test_exploding_learning_rate_stops_with_step_and_task_and_keeps_the_last_goo
     assert saved.predict(["a wonderful , moving film"])[0]["sentiment"]["label"] in SENTIMENT.labels
 
 
-def test_resume_continues_where_it_stopped(tmp_path):
+@pytest.mark.parametrize("precision", ["no", "fp16"])
+def test_resume_continues_where_it_stopped(tmp_path, precision):
+    settings = config(mixed_precision=precision)  # fp16: the loss scale is saved and restored too
+    checkpointed = config(mixed_precision=precision, checkpoint_dir=str(tmp_path))
     straight = fresh_model()
-    expected = mtl.train(straight, TINY, config(), dev_data=TINY)
+    expected = mtl.train(straight, TINY, settings, dev_data=TINY)
 
     interrupted = fresh_model()
     hook = interrupt_at(
         interrupted, call=7, error=KeyboardInterrupt()
     )  # dies during step 7; last/ was saved at step 4
     with pytest.raises(KeyboardInterrupt):
-        mtl.train(interrupted, TINY, config(checkpoint_dir=str(tmp_path)), dev_data=TINY)
+        mtl.train(interrupted, TINY, checkpointed, dev_data=TINY)
     hook.remove()
     resumed = fresh_model()
-    history = mtl.train(resumed, TINY, config(checkpoint_dir=str(tmp_path)), dev_data=TINY, resume=True)
+    history = mtl.train(resumed, TINY, checkpointed, dev_data=TINY, resume=True)
 
     assert [loss for _, _, loss in history["loss"]] == pytest.approx(
         [loss for _, _, loss in expected["loss"]], abs=1e-6
@@ -222,3 +229,34 @@ def test_resume_continues_where_it_stopped(tmp_path):
     assert history["task_steps"] == expected["task_steps"]
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
+
+
+def test_mixed_precision_is_fp32_on_cpu_unless_asked_for():
+    cpu = torch.device("cpu")
+    assert training.autocast_dtype("auto", cpu) is None
+    assert training.autocast_dtype("no", cpu) is None
+    assert training.autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert training.autocast_dtype("fp16", cpu) is torch.float16
+    with pytest.raises(ValueError, match=r"mixed_precision must be one of \('auto', 'no', 'bf16', 'fp16'\)"):
+        config(mixed_precision="fp8")
+
+
+@pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+def test_mixed_precision_runs_the_forward_pass_in_half_precision_and_learns_what_fp32_learns(precision, dtype):
+    start = {k: v.clone() for k, v in fresh_model().state_dict().items()}
+    reference = fresh_model()
+    mtl.train(reference, TINY, config())
+    model = fresh_model()
+    seen = []
+    first_linear = next(m for m in model.encoder.backbone.modules() if isinstance(m, torch.nn.Linear))
+    first_linear.register_forward_hook(lambda m, a, out: seen.append(out.dtype))
+    history = mtl.train(model, TINY, config(mixed_precision=precision))
+    assert history["mixed_precision"] == str(dtype).removeprefix("torch.")
+    assert set(seen) == {dtype}  # the encoder's products ran under autocast
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # the weights AdamW updates stay fp32
+    update = {
+        name: torch.cat([(m.state_dict()[k] - start[k]).flatten() for k in start if start[k].is_floating_point()])
+        for name, m in (("fp32", reference), (precision, model))
+    }
+    assert not torch.equal(update[precision], update["fp32"])  # half precision changed the arithmetic...
+    assert torch.nn.functional.cosine_similarity(update[precision], update["fp32"], dim=0) > 0.9  # ...not the lesson
