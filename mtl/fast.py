@@ -77,20 +77,29 @@ class OnnxBackbone(nn.Module):
         recipe: str = "openvino-int8",
         threads: int | None = None,
         activation_group: int = ACTIVATION_GROUP,
+        profile: bool = False,
     ):
+        """profile: OpenVINO also times every node of the graph (`node_times`); it slows each call a little, so the
+        timed fast path leaves it off and scripts/benchmark.py profiles a second copy."""
         super().__init__()
         if recipe not in RECIPES:
             raise ValueError(f"recipe must be one of {list(RECIPES)}, got {recipe!r}")
         self.config, self.input_names, self.recipe = backbone.config, list(input_names), recipe
         runtime, quantize = RECIPES[recipe]
+        if profile and runtime is not _openvino:
+            raise ValueError(f"profile=True needs an OpenVINO recipe, got {recipe!r}")
         threads = threads or torch.get_num_threads()  # the same thread count as PyTorch's
         with tempfile.TemporaryDirectory() as tmp:
             path = quantize(export(backbone, self.input_names, Path(tmp) / "backbone.onnx"))
-            self.run = runtime(path, threads, activation_group)  # loads the whole graph: the file may go
+            self.run = runtime(path, threads, activation_group, profile)  # loads the whole graph: the file may go
 
     def forward(self, **inputs) -> SimpleNamespace:
         tokens = self.run({name: inputs[name].cpu().numpy() for name in self.input_names})
         return SimpleNamespace(last_hidden_state=torch.from_numpy(tokens))
+
+    def node_times(self) -> list[tuple[str, float]]:
+        """(operation type, seconds) for each node of the graph in the last call, when built with profile=True."""
+        return [(node.node_type, node.real_time.total_seconds()) for node in self.run.request.profiling_info]
 
 
 def openvino_config(threads: int, activation_group: int) -> dict:
@@ -102,15 +111,20 @@ def openvino_config(threads: int, activation_group: int) -> dict:
     }
 
 
-def _openvino(path: Path, threads: int, activation_group: int):
+def _openvino(path: Path, threads: int, activation_group: int, profile: bool):
     import openvino
 
-    compiled = openvino.Core().compile_model(str(path), "CPU", openvino_config(threads, activation_group))
-    request = compiled.create_infer_request()
-    return lambda feed: request.infer(feed)[0].copy()  # the request reuses its output buffer on the next call
+    config = {**openvino_config(threads, activation_group), "PERF_COUNT": profile}
+    request = openvino.Core().compile_model(str(path), "CPU", config).create_infer_request()
+
+    def run(feed):
+        return request.infer(feed)[0].copy()  # the request reuses its output buffer on the next call
+
+    run.request = request
+    return run
 
 
-def _onnxruntime(path: Path, threads: int, activation_group: int):  # the group is OpenVINO's alone
+def _onnxruntime(path: Path, threads: int, activation_group: int, profile: bool):  # group and profile: OpenVINO's
     import onnxruntime
 
     options = onnxruntime.SessionOptions()

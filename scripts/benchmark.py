@@ -133,11 +133,9 @@ def fast_path_profile(sentences, st_seconds: float) -> dict:
     (best of REPEAT passes each); the graph's time by operation type, from OpenVINO's per-node counters on a second
     copy of the graph; and the speed-up over sentence-transformers (`st_seconds`, same sentences and run) that the
     path would have if its weight products took no time at all, an upper bound on what faster int8 kernels can give."""
-    import openvino
     import torch.nn.functional as F
 
     from mtl.encoder import pool
-    from mtl.fast import ACTIVATION_GROUP, RECIPES, export, openvino_config
 
     encoder = mtl.SentenceEncoder(device="cpu", precision="int8")
     batches = length_sorted_batches(encoder.token_lengths(sentences), BATCH_SIZES[0])
@@ -155,17 +153,12 @@ def fast_path_profile(sentences, st_seconds: float) -> dict:
             repeat=REPEAT,
         ),
     }
-    with tempfile.TemporaryDirectory() as folder:
-        path = RECIPES["openvino-int8"][1](
-            export(mtl.SentenceEncoder(device="cpu").backbone, names, Path(folder) / "b.onnx")
-        )
-        config = {**openvino_config(torch.get_num_threads(), ACTIVATION_GROUP), "PERF_COUNT": True}
-        request = openvino.Core().compile_model(str(path), "CPU", config).create_infer_request()
+    profiled = OnnxBackbone(mtl.SentenceEncoder(device="cpu").backbone, names, profile=True)
     by_type = Counter()
     for features in inputs:
-        request.infer({name: features[name].numpy() for name in names})
-        for node in request.profiling_info:
-            by_type[node.node_type] += node.real_time.total_seconds()
+        profiled(**features)
+        for kind, seconds_in_node in profiled.node_times():
+            by_type[kind] += seconds_in_node
     graph = sum(by_type.values())
     shares = {kind: round(t / graph, 3) for kind, t in by_type.most_common() if t / graph >= 0.01}
     shares["other"] = round(1 - sum(shares.values()), 3)

@@ -51,3 +51,18 @@ def test_int8_embedding_does_not_depend_on_the_other_sentences_in_its_batch(int8
 def test_unknown_quantisation_recipe_is_rejected():
     with pytest.raises(ValueError, match="recipe must be one of"):
         OnnxBackbone(None, ["input_ids"], recipe="int4")
+
+
+def test_a_profiled_copy_times_every_node_and_computes_the_same(encoder, int8_encoder):
+    names = encoder.tokenizer.model_input_names
+    profiled = OnnxBackbone(encoder.backbone, names, profile=True)
+    features = encoder.tokenize(["A man is playing a guitar.", "Stocks fell sharply on Monday after the report."])
+    torch.testing.assert_close(
+        profiled(**features).last_hidden_state, int8_encoder.backbone(**features).last_hidden_state
+    )
+    times = profiled.node_times()
+    kinds = {kind for kind, _ in times}
+    assert {"FullyConnectedCompressed", "Softmax"} <= kinds  # the int8 weight products, the fp32 attention
+    assert all(seconds >= 0 for _, seconds in times) and sum(seconds for _, seconds in times) > 0
+    with pytest.raises(ValueError, match="profile=True needs an OpenVINO recipe"):
+        OnnxBackbone(encoder.backbone, names, recipe="onnxruntime", profile=True)
