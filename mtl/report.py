@@ -106,6 +106,13 @@ def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]
         ratio("separate vs one model", "separate_models_vs_multitask", seconds["separate single-task models"],
               seconds["one model, all tasks"])  # fmt: skip
 
+    if name == "fast_path_levers":  # each lever against sentence-transformers timed in the same interleaved rounds
+        for lever, batches in figures["levers"].items():
+            for batch, row in batches.items():
+                if batch != "unavailable":
+                    ratio(f"{lever}, {batch}", f"levers.{lever}.{batch}.ratio_to_sentence_transformers",
+                          row["sentences_per_s"], row["sentence_transformers_sentences_per_s"])  # fmt: skip
+
     def seeds(what, summary):
         values = summary["values"]
         checks.append((f"{what} seed mean", summary["mean"], float(np.mean(values)), 0.005 + _half_unit(values[0])))
