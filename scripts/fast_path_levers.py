@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import openvino
 import torch
 import torch.nn.functional as F
+from benchmark import machine  # scripts/benchmark.py: the CPU model and the instruction sets that decide int8 speed
 
 import mtl
 from mtl.encoder import length_sorted_batches, pool
@@ -133,7 +134,12 @@ def main():
     figures = {
         "levers": rows,
         "fp32_stsb_test_spearman": round(pair_spearman(fp32, gold), 2),
-        "settings": {"sentences": len(sentences), "calibration_sentences": len(calibration), "threads": threads},
+        "settings": {
+            "sentences": len(sentences),
+            "calibration_sentences": len(calibration),
+            "threads": threads,
+            "machine": machine(),
+        },
     }
     write_report("fast_path_levers", figures)
     for name, batches in rows.items():

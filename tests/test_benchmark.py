@@ -68,3 +68,24 @@ def test_benchmark_writes_every_row_with_its_ratio(tmp_path):
     assert figures["training"]["cached_heads_sentences_per_s"] > figures["training"]["fine_tuning_sentences_per_s"] > 0
     assert figures["settings"]["profile"] == "quick"
     assert fast in done.stdout  # the table is printed
+
+
+def test_fast_path_levers_run_each_lever_on_the_same_graph_against_the_same_reference(tmp_path):
+    env = {**os.environ, "REPORT_PROFILE": "quick", "REPORTS_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "fast_path_levers.py")], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads((tmp_path / "fast_path_levers.json").read_text())  # written only if every ratio checks out
+    levers = figures["levers"]
+    shipped = levers["fast path as shipped"]["batch 32"]
+    hints = ["PERFORMANCE_HINT LATENCY", "PERFORMANCE_HINT THROUGHPUT", "THROUGHPUT, 2 requests in flight"]
+    assert shipped["min_cosine_to_fp32"] >= 0.99
+    for lever in hints:  # a setting of the runtime, not of the graph: the same embeddings up to summation order
+        for batch in ("batch 32", "batch 128"):
+            assert abs(levers[lever][batch]["min_cosine_to_fp32"] - shipped["min_cosine_to_fp32"]) <= 0.0002
+            assert abs(levers[lever][batch]["stsb_test_spearman"] - shipped["stsb_test_spearman"]) <= 0.02
+    assert levers["sentence-transformers (torch)"]["batch 32"]["ratio_to_sentence_transformers"] == 1.0
+    nncf = levers["static int8 (NNCF)"]
+    assert "unavailable" in nncf or nncf["batch 32"]["sentences_per_s"] > 0
+    assert figures["settings"]["machine"]["cores"] >= 1
