@@ -44,9 +44,7 @@ class TrainConfig:
     freeze: tuple = ("embeddings",)  # group names (see parameter_group_name), "encoder" or "heads"
     eval_every: int = 250
     seed: int = 0
-    mixed_precision: str = (
-        "auto"  # "auto": bf16 on a CUDA GPU that has it, else fp16; fp32 on CPU. Or "no", "bf16", "fp16"
-    )
+    mixed_precision: str = "auto"  # bf16 or fp16 on CUDA, fp32 on CPU (autocast_dtype); or "no", "bf16", "fp16"
     checkpoint_dir: str | None = None  # best/ (by mean dev score) and last/ (for resuming) are written here
 
     def __post_init__(self):
