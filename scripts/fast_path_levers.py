@@ -12,6 +12,7 @@ requirements (within 0.5 of fp32; 0.99). Writes REPORTS_DIR/fast_path_levers.jso
 """
 
 import tempfile
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -96,32 +97,30 @@ def main():
         encoder.backbone = Compiled(core.compile_model(graph, "CPU", config), encoder.backbone.config, names)
         return encoder
 
-    models, unavailable = {ST: SentenceTransformer(mtl.default_model_path(), device="cpu")}, {}
-    models["fast path as shipped"] = mtl.SentenceEncoder(device="cpu", precision="int8")
+    def encodes(encoder):  # batch size -> embeddings of every sentence, through `encode`
+        return lambda batch_size: encoder.encode(sentences, batch_size=batch_size, show_progress_bar=False)
+
+    st = SentenceTransformer(mtl.default_model_path(), device="cpu")
+    levers = {ST: lambda b: st.encode(sentences, batch_size=b, convert_to_tensor=True, show_progress_bar=False).cpu()}
+    unavailable = {}
+    levers["fast path as shipped"] = encodes(mtl.SentenceEncoder(device="cpu", precision="int8"))
     with tempfile.TemporaryDirectory() as folder:
         onnx_path = export(reference.backbone, names, Path(folder) / "backbone.onnx")
         int8 = core.read_model(str(RECIPES["openvino-int8"][1](onnx_path)))
-        for hint in ("LATENCY", "THROUGHPUT"):
-            models[f"PERFORMANCE_HINT {hint}"] = with_graph(int8, PERFORMANCE_HINT=hint)
-        models["THROUGHPUT, 2 requests in flight"] = with_graph(int8, PERFORMANCE_HINT="THROUGHPUT")
+        hinted = {hint: with_graph(int8, PERFORMANCE_HINT=hint) for hint in ("LATENCY", "THROUGHPUT")}
+        levers |= {f"PERFORMANCE_HINT {hint}": encodes(encoder) for hint, encoder in hinted.items()}
+        levers["THROUGHPUT, 2 requests in flight"] = partial(encode_async, hinted["THROUGHPUT"], sentences)
         try:
-            models["static int8 (NNCF)"] = with_graph(static_int8(onnx_path, reference, calibration))
+            levers["static int8 (NNCF)"] = encodes(with_graph(static_int8(onnx_path, reference, calibration)))
         except ImportError as err:
             unavailable["static int8 (NNCF)"] = f"{type(err).__name__}: {err}"
 
-    def embed(name, batch_size):
-        if name == ST:
-            return models[ST].encode(sentences, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
-        if "in flight" in name:
-            return encode_async(models[name], sentences, batch_size)
-        return models[name].encode(sentences, batch_size=batch_size, show_progress_bar=False)
-
-    runs = {(name, b): (lambda name=name, b=b: embed(name, b)) for name in models for b in BATCH_SIZES}
+    runs = {(name, b): partial(encode, b) for name, encode in levers.items() for b in BATCH_SIZES}
     seconds = interleaved_best_times(runs, rounds=pick(5, 1))
     fp32 = reference.encode(sentences)
-    rows = {name: {} for name in models}
-    for name, b in runs:
-        embeddings = embed(name, b).cpu()
+    rows = {name: {} for name in levers}
+    for (name, b), encode in runs.items():
+        embeddings = encode()
         rate, st_rate = len(sentences) / seconds[name, b], len(sentences) / seconds[ST, b]
         rows[name][f"batch {b}"] = {
             "sentences_per_s": round(rate, 1),
