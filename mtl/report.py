@@ -72,6 +72,47 @@ def _ratio(ratio: float, numerator: float, denominator: float) -> tuple[float, f
     )
 
 
+def _difference(checks, what, recorded, first, second):
+    checks.append((what, recorded, first - second, _half_unit(recorded) + _half_unit(first) + _half_unit(second)))
+
+
+def training_04(figures: dict, checks: list) -> None:
+    """Notebook 04's gaps to the targets and its levers: each difference equals its two figures' difference, and each
+    verdict says whether it exceeds twice the seed std (checked where rounding cannot tip it)."""
+    tasks, budget = figures["tasks"], figures["levers"]["more_budget"]
+    for task, gap in figures["targets"].items():
+        mean = tasks[task]["seeds"]["mean"]
+        _difference(checks, f"{task} joint mean to target", gap["joint_mean_minus_target"], mean, gap["target"])
+        _difference(checks, f"{task} single-task to target", gap["single_task_minus_target"],
+                    tasks[task]["single_task"], gap["target"])  # fmt: skip
+        checks.append((f"{task} target met", gap["met"], mean >= gap["target"], 0))
+    operands = {  # what each difference is the difference of
+        "viterbi_minus_argmax": lambda t: (
+            figures["ner_decoding"][t]["viterbi_f1"],
+            figures["ner_decoding"][t]["argmax_f1"],
+        ),
+        "llrd_minus_uniform": lambda t: (tasks[t]["test_metric"], tasks[t]["uniform_lr"]),
+        "joint_minus_single_task": lambda t: (tasks[t]["test_metric"], tasks[t]["single_task"]),
+        "more_budget_minus_chosen": lambda t: (budget["test_metric"][t], tasks[t]["test_metric"]),
+    }
+    compared = {key: row["differences"] for key, row in figures["levers"]["differences"].items()}
+    for key, rows in [*compared.items(), *figures["against_seed_noise"].items()]:
+        for task, row in rows.items():
+            _difference(checks, f"{key} {task}", row["difference"], *operands[key](task))
+            std = tasks[task]["seeds"]["std"]
+            if abs(abs(row["difference"]) - 2 * std) > _half_unit(row["difference"]) + 2 * _half_unit(std):
+                checks.append((f"{key} {task} beyond noise", row["beyond_noise"], abs(row["difference"]) > 2 * std, 0))
+    minutes = budget["training_seconds"] / 60
+    checks.append(
+        (
+            "more budget minutes",
+            budget["training_minutes"],
+            minutes,
+            0.05 + _half_unit(budget["training_seconds"]) / 60,
+        )
+    )
+
+
 def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]:
     """(what, recorded value, value recomputed from other figures, tolerance) for every relation of a report."""
     checks = []
@@ -145,6 +186,7 @@ def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]
         step = figures["step_seconds"]
         ratio("frozen embeddings per step", "frozen_embeddings_step_speedup", step["embeddings trained"],
               step["embeddings frozen"])  # fmt: skip
+        training_04(figures, checks)
     if name == "benchmark":
         for engine, batches in figures["encode"].items():
             for batch, row in batches.items():

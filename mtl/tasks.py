@@ -75,10 +75,12 @@ def register(entry: TaskData) -> TaskData:
 
 # TREC has no dev file; SST-2's test labels are not public, so SST-2 reports on the GLUE dev file, as is customary,
 # and selects models on 1,000 rows carved from train. The data folder holds all 67,349 SST-2 training rows; the
-# committed reports use the first 20,000 (all the folder held when they were made).
+# registry reads the first 20,000 (notebook 04 measures reading all of them as a lever).
+# Targets (issue 18): near what each task reaches alone, TREC-6 97.0 (3 epochs alone on this machine), SST-2 89.5
+# (published 6-layer MiniLM figures are 91 to 92), CoNLL-2003 87.0 (small encoders with enough steps).
 register(
     TaskData(
-        "question_type", "sentence", "trec", dev=Carve(500), test="test", display="TREC-6 test accuracy", target=96.0
+        "question_type", "sentence", "trec", dev=Carve(500), test="test", display="TREC-6 test accuracy", target=97.0
     )
 )
 register(
@@ -89,12 +91,12 @@ register(
         dev=Carve(1000),
         test="dev",
         display="SST-2 dev (GLUE) accuracy",
-        target=87.0,
+        target=89.5,
         train_rows=20_000,
     )
 )
 register(
-    TaskData("ner", "token", "conll2003", dev="dev", test="test", display="CoNLL-2003 test entity F1", target=80.0)
+    TaskData("ner", "token", "conll2003", dev="dev", test="test", display="CoNLL-2003 test entity F1", target=87.0)
 )
 
 
@@ -104,22 +106,26 @@ def declare_tasks(root: Path | None = None) -> list[Task]:
     return [Task(e.name, e.kind, read_labels(root / e.folder / "labels.txt")) for e in REGISTRY.values()]
 
 
-def load_split(task: str, split: str, root: Path | None = None) -> tuple[list, list]:
-    """(inputs, labels) of one task's split: sentences and label names, or word lists and tag lists."""
+def load_split(task: str, split: str, root: Path | None = None, all_rows: bool = False) -> tuple[list, list]:
+    """(inputs, labels) of one task's split: sentences and label names, or word lists and tag lists.
+
+    all_rows: read the whole training file, ignoring the registry's `train_rows` (a carved dev split is then drawn
+    from all of it)."""
     if task not in REGISTRY:
         raise ValueError(f"unknown task {task!r}; registered: {list(REGISTRY)}")
     if split not in ("train", "dev", "test"):
         raise ValueError(f"split must be 'train', 'dev' or 'test', got {split!r}")
     entry, kind = REGISTRY[task], KINDS[REGISTRY[task].kind]
+    train_rows = None if all_rows else entry.train_rows
     folder = Path(root or data_dir()) / entry.folder
     labels = read_labels(folder / "labels.txt")
     if split == "test":
         return kind.read(folder, entry.test, labels)
     if not isinstance(entry.dev, Carve):
         return kind.read(
-            folder, entry.dev if split == "dev" else "train", labels, None if split == "dev" else entry.train_rows
+            folder, entry.dev if split == "dev" else "train", labels, None if split == "dev" else train_rows
         )
-    inputs, targets = kind.read(folder, "train", labels, entry.train_rows)
+    inputs, targets = kind.read(folder, "train", labels, train_rows)
     n_dev = min(entry.dev.rows, len(inputs) // 10)
     dev = set(np.random.default_rng(entry.dev.seed).permutation(len(inputs))[:n_dev].tolist())
     keep = [i for i in range(len(inputs)) if (i in dev) == (split == "dev")]

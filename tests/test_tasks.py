@@ -45,6 +45,9 @@ def test_sentiment_uses_the_first_20000_training_rows_of_the_67349_shipped():
     dev, _ = mtl.load_split("sentiment", "dev")
     assert len(everything) == 67349
     assert sorted(train + dev) == sorted(everything[:20000])
+    train, _ = mtl.load_split("sentiment", "train", all_rows=True)
+    dev, _ = mtl.load_split("sentiment", "dev", all_rows=True)
+    assert len(dev) == 1000 and sorted(train + dev) == sorted(everything)
 
 
 def test_a_new_task_is_one_registry_entry(tmp_path, monkeypatch):
