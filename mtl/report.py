@@ -76,6 +76,12 @@ def _difference(checks, what, recorded, first, second):
     checks.append((what, recorded, first - second, _half_unit(recorded) + _half_unit(first) + _half_unit(second)))
 
 
+def _minutes(checks, what, run):
+    """A run's training_minutes is its training_seconds / 60, both as rounded."""
+    seconds = run["training_seconds"]
+    checks.append((what, run["training_minutes"], seconds / 60, 0.05 + _half_unit(seconds) / 60))
+
+
 def training_04(figures: dict, checks: list) -> None:
     """Notebook 04's gaps to the targets and its levers: each difference equals its two figures' difference, and each
     verdict says whether it exceeds twice the seed std (checked where rounding cannot tip it)."""
@@ -102,15 +108,7 @@ def training_04(figures: dict, checks: list) -> None:
             std = tasks[task]["seeds"]["std"]
             if abs(abs(row["difference"]) - 2 * std) > _half_unit(row["difference"]) + 2 * _half_unit(std):
                 checks.append((f"{key} {task} beyond noise", row["beyond_noise"], abs(row["difference"]) > 2 * std, 0))
-    minutes = budget["training_seconds"] / 60
-    checks.append(
-        (
-            "more budget minutes",
-            budget["training_minutes"],
-            minutes,
-            0.05 + _half_unit(budget["training_seconds"]) / 60,
-        )
-    )
+    _minutes(checks, "more budget minutes", budget)
 
 
 def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]:
@@ -174,15 +172,7 @@ def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]
         for key, column in (("llrd_mean_test_metric", "test_metric"), ("uniform_mean_test_metric", "uniform_lr")):
             mean = float(np.mean([row[column] for row in tasks.values()]))
             checks.append((key, figures["llrd_vs_uniform"][key], mean, 0.005 + _half_unit(mean) + 0.005))
-        minutes = figures["training_seconds"] / 60
-        checks.append(
-            (
-                "training minutes",
-                figures["training_minutes"],
-                minutes,
-                0.05 + _half_unit(figures["training_seconds"]) / 60,
-            )
-        )
+        _minutes(checks, "training minutes", figures)
         step = figures["step_seconds"]
         ratio("frozen embeddings per step", "frozen_embeddings_step_speedup", step["embeddings trained"],
               step["embeddings frozen"])  # fmt: skip
