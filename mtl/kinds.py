@@ -15,14 +15,18 @@ import numpy as np
 import torch
 
 from mtl.data import read_conll, read_labelled_sentences
-from mtl.encoder import SentenceEncoder, length_sorted_batches
+from mtl.encoder import SentenceEncoder, Tokenized, inference, words_beyond_limit
 from mtl.spans import DECODINGS, viterbi_paths
+
+__all__ = ["KINDS", "SentenceKind", "TokenKind", "align_labels", "first_subtoken_positions", "word_features"]
+__all__ += ["words_beyond_limit"]
 
 
 class SentenceKind:
     """One label per sentence; the head reads the pooled sentence embedding (what `encode` returns)."""
 
     name = "sentence"
+    split_into_words = False  # the tokenisation rule: raw text, in training, prediction and evaluation alike
     reads = "sentence_embedding"
     unit = "sentences"
     headline_metric = "accuracy"
@@ -37,7 +41,7 @@ class SentenceKind:
         return sentence
 
     def tokenize(self, encoder: SentenceEncoder, sentences: list[str]):
-        return encoder.tokenize(sentences)
+        return encoder.tokenize(sentences, is_split_into_words=self.split_into_words)
 
     def targets(self, task, features, labels: list[str]) -> torch.Tensor:
         return torch.tensor([task.labels.index(label) for label in labels])
@@ -71,6 +75,7 @@ class TokenKind:
     sub-token; the other sub-tokens get -100, which the loss ignores, and a word's prediction is read there too."""
 
     name = "token"
+    split_into_words = True  # the tokenisation rule: word lists (words -> sub-tokens), everywhere
     reads = "token_embeddings"
     unit = "words"
     headline_metric = "f1"
@@ -86,7 +91,7 @@ class TokenKind:
         return " ".join(words)
 
     def tokenize(self, encoder: SentenceEncoder, word_lists: list[list[str]]):
-        return encoder.tokenize(word_lists, is_split_into_words=True)
+        return encoder.tokenize(word_lists, is_split_into_words=self.split_into_words)
 
     def targets(self, task, features, labels: list[list[str]]) -> torch.Tensor:
         ids = [[task.labels.index(tag) for tag in tags] for tags in labels]
@@ -149,13 +154,6 @@ def align_labels(word_ids: list[int | None], word_labels: list[int]) -> list[int
     return aligned
 
 
-def words_beyond_limit(features, row: int, n_words: int) -> int:
-    """How many of row `row`'s n_words the tokeniser's truncation cut off (max_seq_length): they are not read."""
-    if not features.encodings[row].overflowing:
-        return 0
-    return n_words - 1 - max((w for w in features.word_ids(row) if w is not None), default=-1)
-
-
 def first_subtoken_positions(word_ids: list[int | None], n_words: int) -> list[int | None]:
     """For each word, the position of its first sub-token, or None if truncation cut it off."""
     positions = [None] * n_words
@@ -165,7 +163,6 @@ def first_subtoken_positions(word_ids: list[int | None], n_words: int) -> list[i
     return positions
 
 
-@torch.inference_mode()
 def word_features(
     encoder: SentenceEncoder, sentences: list[list[str]], batch_size: int = 32
 ) -> tuple[torch.Tensor, list[int]]:
@@ -173,18 +170,17 @@ def word_features(
     index of each kept word among all words."""
     features, kept = [], []
     offsets = np.cumsum([0] + [len(w) for w in sentences])
-    was_training = encoder.training
-    encoder.eval()
-    for idx in length_sorted_batches([len(w) for w in sentences], batch_size):
-        batch = encoder.tokenize([sentences[i] for i in idx], is_split_into_words=True)
-        tokens = encoder(batch)["token_embeddings"].float().cpu()
-        for row, i in enumerate(idx):
-            for word, position in enumerate(first_subtoken_positions(batch.word_ids(row), len(sentences[i]))):
-                if position is not None:
-                    features.append(tokens[row, position])
-                    kept.append(int(offsets[i]) + word)
-    encoder.train(was_training)
+    tokens = Tokenized(encoder, sentences, is_split_into_words=True)
+    with inference(encoder):
+        for idx, batch in tokens.batches(batch_size):
+            embedded = encoder(batch)["token_embeddings"].float().cpu()
+            for row, word_ids in enumerate(tokens.row_word_ids(idx, embedded.shape[1])):
+                i = idx[row]
+                for word, position in enumerate(first_subtoken_positions(word_ids, len(sentences[i]))):
+                    if position is not None:
+                        features.append(embedded[row, position])
+                        kept.append(int(offsets[i]) + word)
     order = np.argsort(kept, kind="stable")
-    return torch.stack([features[j] for j in order]) if features else torch.empty(0, encoder.dim), [
-        kept[j] for j in order
-    ]
+    if not features:
+        return torch.empty(0, encoder.dim), []
+    return torch.stack([features[j] for j in order]), [kept[j] for j in order]

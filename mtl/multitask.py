@@ -13,14 +13,15 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mtl.data import write_json
-from mtl.encoder import SentenceEncoder, length_sorted_batches
-from mtl.kinds import KINDS, words_beyond_limit
-from mtl.spans import check_texts, entity_spans, split_words
+from mtl.encoder import SentenceEncoder, Tokenized, check_texts, inference, length_sorted_batches
+from mtl.kinds import KINDS
+from mtl.spans import entity_spans, split_words
 from mtl.tasks import Task
 
 WEIGHT_FILES = ("heads.safetensors", "encoder/model.safetensors")  # what a checkpoint's weights are in
@@ -106,13 +107,18 @@ class MultiTaskModel(nn.Module):
           type (PER, ORG, ...), `text == texts[i][start:end]`, and `score` is the mean of its words' tag
           probabilities (softmax at each word's first sub-token) along the valid IOB2 sequence `viterbi_tags` picks.
 
-        Words are split as the tokeniser pre-tokenises (punctuation apart from words), with character offsets. Words
-        beyond max_seq_length are not read (a warning says how many): entities come from the part that was read.
+        Sentence tasks read the text as it is; token tasks read its words, split as the tokeniser pre-tokenises
+        (punctuation apart from words), with character offsets: each kind's own tokenisation, as in training
+        (mtl.kinds). Words beyond max_seq_length are not read (a warning says how many): entities come from the part
+        that was read.
         """
         texts = check_texts(texts)
-        words = [split_words(self.encoder.tokenizer, text) for text in texts]
-        results = self.predict_words([[w for w, _, _ in split] for split in words], tasks, batch_size, stacklevel=3)
-        for text, split, result in zip(texts, words, results):
+        tasks = self._tasks(tasks)
+        words = None
+        if any(self.tasks[t].kind == "token" for t in tasks):
+            words = [split_words(self.encoder.tokenizer, text) for text in texts]
+        results = self._infer(tasks, texts, words and [[w for w, _, _ in split] for split in words], batch_size)
+        for text, split, result in zip(texts, words or texts, results):
             for name, value in result.items():
                 if self.tasks[name].kind == "token":
                     read = [i for i, score in enumerate(value["scores"]) if score is not None]
@@ -124,42 +130,59 @@ class MultiTaskModel(nn.Module):
                     )
         return results
 
-    @torch.inference_mode()
-    def predict_words(
-        self, word_lists, tasks=None, batch_size: int = 32, decoding: str = "viterbi", stacklevel: int = 2
-    ) -> list[dict]:
+    def predict_words(self, word_lists, tasks=None, batch_size: int = 32, decoding: str = "viterbi") -> list[dict]:
         """Pre-tokenised texts (lists of words, as in CoNLL) -> one dict per text: {"label", "score"} for sentence
-        tasks, {"tags": one IOB2 tag per word, "scores": [...]} for token tasks (see TokenKind.decode)."""
+        tasks (which read the words joined by spaces), {"tags": one IOB2 tag per word, "scores": [...]} for token
+        tasks (see TokenKind.decode)."""
         if isinstance(word_lists, (str, dict)) or not all(isinstance(w, (list, tuple)) for w in word_lists):
             raise TypeError("predict_words takes a list of word lists; use predict for raw text")
-        for i, words in enumerate(word_lists):
-            try:
-                check_texts(list(words))
-            except (TypeError, ValueError) as err:
-                raise type(err)(f"word_lists[{i}]{str(err).removeprefix('texts')}") from None  # word_lists[i][j] ...
+        word_lists = [check_texts(list(words), f"word_lists[{i}]") for i, words in enumerate(word_lists)]
+        texts = [" ".join(words) for words in word_lists]
+        return self._infer(self._tasks(tasks), texts, word_lists, batch_size, decoding)
+
+    def _tasks(self, tasks) -> list[str]:
         tasks = list(tasks or self.tasks)
         unknown = [t for t in tasks if t not in self.tasks]
         if unknown:
             raise ValueError(f"unknown task(s) {unknown}; this model has {list(self.tasks)}")
-        results = [{} for _ in word_lists]
-        was_training = self.training
-        self.eval()
-        cut = 0
-        for idx in length_sorted_batches([sum(map(len, word_lists[i])) for i in range(len(word_lists))], batch_size):
-            features = self.encoder.tokenize([list(word_lists[i]) for i in idx], is_split_into_words=True)
-            logits = {name: value.cpu() for name, value in self(features, tasks).items()}
-            word_ids = [features.word_ids(row) for row in range(len(idx))]
-            n_words = [len(word_lists[i]) for i in idx]
-            cut += sum(words_beyond_limit(features, row, n) for row, n in enumerate(n_words))
-            for name in tasks:
-                task = self.tasks[name]
-                decoded = KINDS[task.kind].decode(task, logits[name], word_ids, n_words, decoding)
-                for i, result in zip(idx, decoded):
-                    results[i][name] = result
-        self.train(was_training)
+        return tasks
+
+    def _infer(self, tasks, texts, word_lists, batch_size: int, decoding: str = "viterbi") -> list[dict]:
+        """Every task's decoded output for each input: each kind's tasks read the inputs tokenised by the kind's rule
+        (texts for sentence tasks, word lists for token tasks). One encoder pass per batch serves every task when
+        the rules give the same tokens, as they do for WordPiece models such as MiniLM; otherwise one pass per rule."""
+        by_kind = {}
+        for name in tasks:
+            by_kind.setdefault(self.tasks[name].kind, []).append(name)
+        tokens = {
+            kind: Tokenized(
+                self.encoder, word_lists if KINDS[kind].split_into_words else texts, KINDS[kind].split_into_words
+            )
+            for kind in by_kind
+        }
+        first = next(iter(tokens.values()), None)
+        shared = all(t.lengths == first.lengths and np.array_equal(t.flat["input_ids"], first.flat["input_ids"])
+                     for t in tokens.values())  # fmt: skip
+        passes = [(first, tasks)] if shared else [(tokens[kind], names) for kind, names in by_kind.items()]
+        results = [{} for _ in texts]
+        with inference(self):
+            for idx in length_sorted_batches(first.lengths if first else [], batch_size):
+                logits = {}
+                for rule, names in passes:
+                    logits |= {name: value.cpu() for name, value in self(rule.rows(idx), names).items()}
+                for kind, names in by_kind.items():
+                    width = logits[names[0]].shape[1] if kind == "token" else 0
+                    word_ids = tokens[kind].row_word_ids(idx, width) if KINDS[kind].split_into_words else None
+                    n_words = [len(word_lists[i]) for i in idx] if word_lists else None
+                    for name in names:
+                        decoded = KINDS[kind].decode(self.tasks[name], logits[name], word_ids, n_words, decoding)
+                        for i, result in zip(idx, decoded):
+                            results[i][name] = result
+        cut = sum(tokens["token"].words_cut) if "token" in tokens else 0
         if cut:
-            limit = self.encoder.max_seq_length
-            warnings.warn(f"{cut} word(s) beyond max_seq_length={limit} were not read", stacklevel=stacklevel + 1)
+            warnings.warn(
+                f"{cut} word(s) beyond max_seq_length={self.encoder.max_seq_length} were not read", stacklevel=3
+            )
         return results
 
     # ------------------------------------------------------------ save and load
@@ -178,17 +201,11 @@ class MultiTaskModel(nn.Module):
             torch.save(obj, staging / name)
         self.encoder.save(staging / "encoder")
         save_file({k: v.contiguous() for k, v in self.heads.state_dict().items()}, staging / "heads.safetensors")
-        encoder = self.encoder
         write_json(
             staging / "config.json",
             {
                 "tasks": [asdict(t) for t in self.tasks.values()],
                 "dropout": self.dropout,
-                "encoder": {
-                    "pooling": encoder.pooling,
-                    "normalize": encoder.normalize,
-                    "max_seq_length": encoder.max_seq_length,
-                },
                 "sha256": {name: sha256(staging / name) for name in WEIGHT_FILES},  # load() refuses altered weights
             },
         )
@@ -219,7 +236,8 @@ class MultiTaskModel(nn.Module):
                 f"{path}: checkpoint tasks {[(t.name, len(t.labels)) for t in saved]} "
                 f"do not match the requested {[(t.name, len(t.labels)) for t in tasks]}"
             )
-        encoder = SentenceEncoder(path / "encoder", device=device, precision=precision, **config["encoder"])
+        # encoder/ is a sentence-transformers folder that carries its own pooling, normalisation and max length
+        encoder = SentenceEncoder(path / "encoder", device=device, precision=precision)
         model = cls(encoder, saved, dropout=config["dropout"])
         weights = load_file(path / "heads.safetensors")
         expected = {k: tuple(v.shape) for k, v in model.heads.state_dict().items()}
@@ -241,11 +259,11 @@ def evaluate(
 ) -> dict[str, float]:
     """Per-task metrics x100: accuracy and macro-F1 (sentence tasks), entity-level P/R/F1 with seqeval (token tasks,
     on the given words, tags decoded as `decoding` says)."""
-    kind = KINDS[model.tasks[task].kind]
+    split = KINDS[model.tasks[task].kind].split_into_words
+    texts = [" ".join(x) for x in inputs] if split else check_texts(inputs, "inputs")
     with warnings.catch_warnings(record=True) as caught:  # re-raised below so that it points at the caller
         warnings.simplefilter("always")
-        word_lists = [x if isinstance(x, (list, tuple)) else x.split() for x in inputs]
-        predicted = [r[task] for r in model.predict_words(word_lists, [task], batch_size, decoding)]
+        predicted = [r[task] for r in model._infer([task], texts, inputs if split else None, batch_size, decoding)]
     for w in caught:
         warnings.warn(f"{task}: {w.message}", w.category, stacklevel=2)
-    return {name: 100 * float(value) for name, value in kind.score(labels, predicted).items()}
+    return {name: 100 * float(value) for name, value in KINDS[model.tasks[task].kind].score(labels, predicted).items()}

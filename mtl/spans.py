@@ -15,22 +15,6 @@ import numpy as np
 DECODINGS = ("viterbi", "argmax")
 
 
-def check_texts(texts) -> list[str]:
-    """The input contract of predict: a list of str, each encodable as UTF-8 (a lone surrogate is not)."""
-    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
-        raise TypeError(f"expected a list of str, got {type(texts).__name__}; wrap one text as [text]")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise ValueError(
-                f"texts[{i}] holds {text[err.start]!r} at character {err.start}, a lone surrogate that is not text"
-            ) from None
-    return list(texts)
-
-
 OPENING, CLOSING = set("([{<\"'“‘«"), set(".,;:!?)]}>\"'”’»…")
 
 

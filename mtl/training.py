@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from transformers import get_linear_schedule_with_warmup
 
 from mtl.distributed import barrier, share, sum_gradients, sum_over_processes, world
-from mtl.encoder import progress
 from mtl.kinds import KINDS
 from mtl.multitask import GROUP_FORMS, MultiTaskModel, evaluate, parameter_group_name
+from mtl.runtime import progress
 
 SAMPLING = ("proportional", "temperature", "round_robin")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from mtl.data import data_dir
-from mtl.encoder import progress
 from mtl.measure import best_time, interleaved_best_times
 from mtl.report import PROFILE, PROJECT_ROOT, pick, write_report
+from mtl.runtime import progress
 
 __all__ = ["PROFILE", "MODELS_DIR", "banner", "best_time", "interleaved_best_times", "pick", "progress", "source"]
 __all__ += ["check", "describe", "rounded", "seed_everything", "write_report"]

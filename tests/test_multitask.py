@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 from sentence_transformers import SentenceTransformer
 
 import mtl
-from mtl import kinds, multitask, training
+from mtl import kinds, multitask, spans, training
 
 NER = mtl.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])
 TASKS = [
@@ -253,3 +253,44 @@ def test_models_start_in_eval_mode_and_encode_keeps_it(encoder, model):
     encoder.encode(["x"])
     assert encoder.backbone.training  # encode restores the caller's mode
     model.eval()
+
+
+@pytest.mark.parametrize("wordpiece", [True, False], ids=["wordpiece", "bpe"])
+def test_each_kind_reads_the_same_tokens_in_training_prediction_and_evaluation(
+    model, bpe_encoder, wordpiece, monkeypatch
+):
+    """One tokenisation rule per kind: the rows a task trains on (collate) are the rows predict and evaluate feed
+    the encoder for the same text: the text itself for a sentence task, its words for a token task. With BPE the
+    two rules give different tokens, so predict runs one pass per rule."""
+    if not wordpiece:
+        torch.manual_seed(0)
+        model = mtl.MultiTaskModel(bpe_encoder, TASKS)
+    texts = ["Where is the U.S. Open held, and who won it in 1999?", "A naïve café-owner's (short) review!!!"]
+    words = [[w for w, _, _ in spans.split_words(model.encoder.tokenizer, text)] for text in texts]
+    seen = []
+    forward = model.encoder.forward
+    monkeypatch.setattr(model.encoder, "forward", lambda features: seen.append(features) or forward(features))
+
+    def rows(features):  # unpadded rows, as a set: inference sorts by length
+        return {tuple(r[m.bool()].tolist()) for r, m in zip(features["input_ids"], features["attention_mask"])}
+
+    for task, inputs, labels in (
+        ("sentiment", texts, ["negative"] * 2),
+        ("ner", words, [["O"] * len(w) for w in words]),
+    ):
+        trained, _ = training.collate(model, task, inputs, labels)
+        seen.clear()
+        model.predict(texts, tasks=[task], batch_size=2)
+        mtl.evaluate(model, task, inputs, labels)
+        assert [rows(features) for features in seen] == [rows(trained)] * 2
+
+
+def test_tokenised_once_batches_equal_the_tokeniser_padding(encoder):
+    sentences = ["short", "a much longer sentence with several more words in it", "", "mid length one"]
+    tokens = mtl.encoder.Tokenized(encoder, sentences)
+    padded = encoder.tokenize([sentences[i] for i in (1, 0, 3)])
+    rows = tokens.rows([1, 0, 3])
+    assert set(rows) == set(padded) - {"token_type_ids"} | ({"token_type_ids"} & set(padded))
+    for name in padded:
+        assert torch.equal(rows[name], padded[name]), name
+    assert tokens.lengths == [len(ids) for ids in encoder.tokenizer(sentences)["input_ids"]]

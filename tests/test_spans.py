@@ -7,6 +7,7 @@ import pytest
 from test_properties import HOSTILE
 
 from mtl import spans
+from mtl.encoder import check_texts
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
 ORDINARY = [
@@ -80,9 +81,9 @@ def test_entity_spans_join_inside_tags_and_average_scores():
 
 
 def test_check_texts_names_the_lone_surrogate():
-    assert spans.check_texts(["ok", "\ud7ff"]) == ["ok", "\ud7ff"]
+    assert check_texts(["ok", "\ud7ff"]) == ["ok", "\ud7ff"]
     with pytest.raises(ValueError, match=r"texts\[2\] holds '\\udc00' at character 1"):
-        spans.check_texts(["a", "b", "x\udc00"])
+        check_texts(["a", "b", "x\udc00"])
 
 
 def test_raw_text_gives_the_entity_f1_of_the_conll_words(encoder):
