@@ -1,5 +1,6 @@
 """SentenceEncoder: parity with sentence-transformers, batching, and the input contract."""
 
+import json
 import os
 from pathlib import Path
 
@@ -150,3 +151,48 @@ def test_encode_memory_grows_with_the_output_not_the_input_and_shows_progress(ti
 def test_unsupported_precision_is_rejected_on_cpu(precision):
     with pytest.raises(ValueError, match="precision must be"):
         mtl.SentenceEncoder(device="cpu", precision=precision)
+
+
+@pytest.fixture(scope="module")
+def cls_model_dir(tmp_path_factory):
+    """all-MiniLM-L6-v2 saved by sentence-transformers itself with CLS pooling, no Normalize and max length 64."""
+    from sentence_transformers import models
+
+    transformer = models.Transformer(mtl.default_model_path(), max_seq_length=64)
+    path = tmp_path_factory.mktemp("cls")
+    SentenceTransformer(modules=[transformer, models.Pooling(384, pooling_mode="cls")], device="cpu").save(str(path))
+    return path
+
+
+def test_a_sentence_transformers_folder_encodes_as_sentence_transformers_does(cls_model_dir, stsb_sentences):
+    encoder = mtl.SentenceEncoder(cls_model_dir, device="cpu")
+    assert (encoder.pooling, encoder.normalize, encoder.max_seq_length) == ("cls", False, 64)
+    reference = SentenceTransformer(str(cls_model_dir), device="cpu")
+    expected = torch.from_numpy(reference.encode(stsb_sentences[:100], batch_size=32))
+    assert (encoder.encode(stsb_sentences[:100]) - expected).abs().max() <= 1e-5
+
+
+def test_explicit_settings_override_the_folders(cls_model_dir):
+    encoder = mtl.SentenceEncoder(cls_model_dir, pooling="mean", normalize=True, max_seq_length=32, device="cpu")
+    assert (encoder.pooling, encoder.normalize, encoder.max_seq_length) == ("mean", True, 32)
+    assert encoder.encode(["a sentence"]).norm() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_module_the_encoder_cannot_reproduce_is_an_error_naming_the_file(cls_model_dir, tmp_path):
+    import shutil
+
+    folder = shutil.copytree(cls_model_dir, tmp_path / "dense")
+    modules = json.loads((folder / "modules.json").read_text())
+    modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (folder / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(ValueError, match=r"modules.json: module sentence_transformers.models.Dense is not supported"):
+        mtl.SentenceEncoder(folder, device="cpu")
+
+
+def test_lower_casing_reads_text_as_lower_case(bpe_encoder):
+    """do_lower_case on a cased tokeniser (the BPE test model's): upper-case text gives the lower-case text's tokens."""
+    lower = mtl.SentenceEncoder(bpe_encoder.model_name_or_path, do_lower_case=True, device="cpu")
+    assert not torch.equal(
+        bpe_encoder.tokenize(["WHERE Is"])["input_ids"], bpe_encoder.tokenize(["where is"])["input_ids"]
+    )
+    assert torch.equal(lower.tokenize(["WHERE Is"])["input_ids"], bpe_encoder.tokenize(["where is"])["input_ids"])
