@@ -29,13 +29,23 @@ GROUP_FORMS = "'embeddings', 'layer.<i>' (0 = bottom), 'encoder', 'heads', 'head
 
 
 def parameter_group_name(name: str) -> str:
-    """'embeddings', 'layer.<i>' (transformer layer i, from the bottom), 'pooler' or 'head.<task>'."""
+    """'embeddings', 'layer.<i>' (transformer layer i, from the bottom), 'pooler' or 'head.<task>'.
+
+    A name that fits none of them is an error naming it: a weight silently left out of every group would be frozen
+    (or trained at a rate nobody chose) without anyone noticing."""
     if name.startswith("heads."):
         return "head." + name.split(".")[1]
     layer = re.search(r"\.layers?\.(\d+)\.", name)
     if layer:
         return f"layer.{layer.group(1)}"
-    return "embeddings" if ".embeddings." in name else "pooler"
+    if ".embeddings." in name or name.endswith(".relative_attention_bias.weight"):  # MPNet's shared position bias
+        return "embeddings"
+    if ".pooler." in name:
+        return "pooler"
+    raise ValueError(
+        f"parameter {name!r} belongs to no parameter group ({GROUP_FORMS}); "
+        "say where it belongs in mtl.multitask.parameter_group_name"
+    )
 
 
 def layers(first: int, last: int) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from mtl.distributed import barrier, share, sum_gradients, sum_over_processes, w
 from mtl.kinds import KINDS
 from mtl.multitask import GROUP_FORMS, MultiTaskModel, evaluate, parameter_group_name
 from mtl.runtime import progress
+from mtl.tasks import REGISTRY, Task
 
 SAMPLING = ("proportional", "temperature", "round_robin")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
@@ -75,10 +76,12 @@ class TrainingDiverged(RuntimeError):
 
 
 def parameter_groups(model: MultiTaskModel, config: TrainConfig) -> list[dict]:
-    """AdamW parameter groups: layer-wise learning rates, no weight decay on biases and LayerNorm, frozen weights left out.
+    """AdamW parameter groups: layer-wise learning rates, weight decay on matrices only, frozen weights left out.
 
     Heads train at head_lr; the top transformer layer at encoder_lr; each layer below at layer_decay times the one
-    above; the embeddings lowest. Reads which weights are frozen (`model.freeze`) and changes nothing.
+    above; the embeddings lowest. Weight decay applies to weights of two or more dimensions (products and embeddings),
+    not to biases and normalisation scales, whatever the architecture names them. Reads which weights are frozen
+    (`model.freeze`) and changes nothing.
     """
     n_layers = model.encoder.backbone.config.num_hidden_layers
     depth = {"embeddings": 0, **{f"layer.{i}": i + 1 for i in range(n_layers)}}
@@ -91,7 +94,7 @@ def parameter_groups(model: MultiTaskModel, config: TrainConfig) -> list[dict]:
             lr = config.head_lr
         else:
             lr = config.encoder_lr * config.layer_decay ** (n_layers - depth[group])
-        no_decay = name.endswith(".bias") or "LayerNorm" in name or "layer_norm" in name
+        no_decay = param.dim() < 2
         key = (group, no_decay)
         decay = 0.0 if no_decay else config.weight_decay
         groups.setdefault(key, {"name": group, "lr": lr, "weight_decay": decay, "params": []})["params"].append(param)
@@ -161,6 +164,47 @@ def collate(model: MultiTaskModel, task: str, inputs: list, labels: list):
     return features, kind.targets(model.tasks[task], features, labels)
 
 
+@dataclass
+class Run:
+    """What a training run carries from step to step; last/ saves it so that a resumed run goes on exactly."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    streams: dict  # task -> BatchStream
+    schedule: list  # the task of every step
+    history: dict
+    dtype: torch.dtype | None  # the forward pass's autocast dtype, None for fp32
+    trainable: list = field(default_factory=list)  # every parameter the optimiser moves
+    shared: list = field(default_factory=list)  # the encoder's trainable parameters (summed across processes)
+    running: dict = field(default_factory=dict)  # smoothed loss per task, for the progress bar
+
+
+def start_run(model: MultiTaskModel, train_data: dict, config: TrainConfig) -> Run:
+    """Freeze what config.freeze names, build the optimiser, schedule, task plan and batch streams."""
+    model.unfreeze().freeze(*config.freeze)  # exactly config.freeze is frozen for this run
+    groups = parameter_groups(model, config)
+    optimizer = torch.optim.AdamW(groups, lr=config.head_lr)
+    device = model.encoder.device
+    dtype = autocast_dtype(config.mixed_precision, device)
+    history = {"loss": [], "eval": [], "task_steps": {t: 0 for t in train_data}, "seconds": 0.0, "examples": 0}
+    history.update(best_step=None, best_score=None, mixed_precision=str(dtype or torch.float32).removeprefix("torch."))
+    return Run(
+        optimizer=optimizer,
+        scheduler=get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * config.steps), config.steps),
+        scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),  # fp16 gradients would underflow
+        streams={
+            t: BatchStream(x, y, config.batch_size, seed=config.seed + i, length=KINDS[model.tasks[t].kind].length)
+            for i, (t, (x, y)) in enumerate(train_data.items())
+        },
+        schedule=task_schedule({t: len(x) for t, (x, _) in train_data.items()}, config),
+        history=history,
+        dtype=dtype,
+        trainable=[p for g in groups for p in g["params"]],
+        shared=[p for p in model.encoder.parameters() if p.requires_grad],
+    )
+
+
 def train(
     model: MultiTaskModel, train_data: dict, config: TrainConfig, dev_data: dict | None = None, resume: bool = False
 ) -> dict:
@@ -173,73 +217,61 @@ def train(
     unknown = [t for t in config.loss_weights if t not in train_data]
     if unknown:
         raise ValueError(f"loss_weights names unknown task(s) {unknown}; training on {list(train_data)}")
-    rank, n_procs = world()
+    rank = world()[0]
     torch.manual_seed(config.seed + rank)  # dropout: the first process draws what a single process would
-    model.unfreeze().freeze(*config.freeze)  # exactly config.freeze is frozen for this run
-    groups = parameter_groups(model, config)
-    optimizer = torch.optim.AdamW(groups, lr=config.head_lr)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * config.steps), config.steps)
-    schedule = task_schedule({t: len(x) for t, (x, _) in train_data.items()}, config)
-    streams = {
-        t: BatchStream(x, y, config.batch_size, seed=config.seed + i, length=KINDS[model.tasks[t].kind].length)
-        for i, (t, (x, y)) in enumerate(train_data.items())
-    }
-    device = model.encoder.device
-    dtype = autocast_dtype(config.mixed_precision, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)  # fp16 gradients would underflow
-    history = {"loss": [], "eval": [], "task_steps": {t: 0 for t in train_data}, "seconds": 0.0, "examples": 0}
-    history.update(best_step=None, best_score=None, mixed_precision=str(dtype or torch.float32).removeprefix("torch."))
+    run = start_run(model, train_data, config)
     checkpoints = Path(config.checkpoint_dir) if config.checkpoint_dir else None
-    start_step = 0
-    if resume:
-        start_step, history = _load_training_state(model, optimizer, scheduler, scaler, streams, checkpoints / "last")
-    trainable = [p for g in groups for p in g["params"]]
-    shared = [p for p in model.encoder.parameters() if p.requires_grad]
-    running = {}
+    first_step = load_run(model, run, checkpoints / "last") if resume else 0
     train_mode(model)
-    started = time.perf_counter() - history["seconds"]
+    started = time.perf_counter() - run.history["seconds"]
     bar = progress(
-        range(start_step, config.steps), desc="train", initial=start_step, total=config.steps, show=rank == 0
+        range(first_step, config.steps), desc="train", initial=first_step, total=config.steps, show=rank == 0
     )
     for step in bar:
-        task = schedule[step]
-        inputs, labels = streams[task].next()  # the whole batch, the same in every process
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):  # the loss itself comes out fp32
-            loss, batch_loss = batch_losses(model, task, share(inputs, rank, n_procs), share(labels, rank, n_procs))
-        diverged = partial(_diverged, step=step + 1, task=task, checkpoints=checkpoints)
-        if not torch.isfinite(batch_loss):
-            raise diverged(f"loss is {batch_loss.item()}")
-        if loss.requires_grad:  # a short last batch may leave a process nothing to compute
-            scaler.scale(config.loss_weights.get(task, 1.0) * loss).backward()
-        sum_gradients(shared + [p for p in model.heads[task].parameters() if p.requires_grad])
-        scaler.unscale_(optimizer)  # clip the true gradients; a no-op without fp16
-        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-        if not torch.isfinite(grad_norm) and not scaler.is_enabled():  # with fp16 the scaler skips such steps
-            raise diverged(f"gradient norm is {grad_norm.item()}")
-        try:
-            scaler.step(optimizer)  # optimizer.step(), unless fp16 gradients overflowed
-        except RuntimeError as error:  # an exploding rate can overflow inside AdamW before any loss turns NaN
-            raise diverged(f"the optimiser step failed ({error})") from error
-        scaler.update()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        history["loss"].append((step + 1, task, batch_loss.item()))
-        history["task_steps"][task] += 1
-        history["examples"] += len(inputs)
-        running[task] = batch_loss.item() if task not in running else 0.9 * running[task] + 0.1 * batch_loss.item()
-        bar.set_postfix({t: f"{v:.3f}" for t, v in running.items()})
+        training_step(model, run, config, step, checkpoints)
+        bar.set_postfix({t: f"{v:.3f}" for t, v in run.running.items()})
         if dev_data and ((step + 1) % config.eval_every == 0 or step + 1 == config.steps):
-            history["seconds"] = time.perf_counter() - started
+            run.history["seconds"] = time.perf_counter() - started
             rng = _rng_states()
             if rank == 0:
-                _evaluate_and_checkpoint(
-                    model, step + 1, dev_data, history, optimizer, scheduler, scaler, streams, checkpoints, rng
-                )
+                evaluate_and_checkpoint(model, run, step + 1, dev_data, checkpoints, rng)
             barrier()  # the others wait until last/ is whole
             train_mode(model)
-    history["seconds"] = time.perf_counter() - started
+    run.history["seconds"] = time.perf_counter() - started
     model.eval()
-    return history
+    return run.history
+
+
+def training_step(model: MultiTaskModel, run: Run, config: TrainConfig, step: int, checkpoints: Path | None) -> None:
+    """One optimiser step on the scheduled task's next batch; raises TrainingDiverged on a non-finite loss."""
+    rank, n_procs = world()
+    task = run.schedule[step]
+    inputs, labels = run.streams[task].next()  # the whole batch, the same in every process
+    device = model.encoder.device
+    with torch.autocast(device.type, dtype=run.dtype, enabled=run.dtype is not None):  # the loss comes out fp32
+        loss, batch_loss = batch_losses(model, task, share(inputs, rank, n_procs), share(labels, rank, n_procs))
+    diverged = partial(_diverged, step=step + 1, task=task, checkpoints=checkpoints)
+    if not torch.isfinite(batch_loss):
+        raise diverged(f"loss is {batch_loss.item()}")
+    if loss.requires_grad:  # a short last batch may leave a process nothing to compute
+        run.scaler.scale(config.loss_weights.get(task, 1.0) * loss).backward()
+    sum_gradients(run.shared + [p for p in model.heads[task].parameters() if p.requires_grad])
+    run.scaler.unscale_(run.optimizer)  # clip the true gradients; a no-op without fp16
+    grad_norm = torch.nn.utils.clip_grad_norm_(run.trainable, config.max_grad_norm)
+    if not torch.isfinite(grad_norm) and not run.scaler.is_enabled():  # with fp16 the scaler skips such steps
+        raise diverged(f"gradient norm is {grad_norm.item()}")
+    try:
+        run.scaler.step(run.optimizer)  # optimizer.step(), unless fp16 gradients overflowed
+    except RuntimeError as error:  # an exploding rate can overflow inside AdamW before any loss turns NaN
+        raise diverged(f"the optimiser step failed ({error})") from error
+    run.scaler.update()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    value = batch_loss.item()
+    run.history["loss"].append((step + 1, task, value))
+    run.history["task_steps"][task] += 1
+    run.history["examples"] += len(inputs)
+    run.running[task] = value if task not in run.running else 0.9 * run.running[task] + 0.1 * value
 
 
 def batch_losses(model: MultiTaskModel, task: str, inputs: list, labels: list) -> tuple[torch.Tensor, torch.Tensor]:
@@ -289,10 +321,18 @@ def _rng_states() -> list[torch.Tensor]:
     return states
 
 
-def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, scheduler, scaler, streams, checkpoints, rng):
-    """Dev metrics for every task; save best/ when the mean headline metric improves, and last/ for resuming."""
+def selection_metric(task: Task) -> str:
+    """The metric a task's dev score is read from when choosing checkpoints: its registry entry's, else its kind's."""
+    entry = REGISTRY.get(task.name)
+    return entry.metric if entry is not None and entry.kind == task.kind else KINDS[task.kind].headline_metric
+
+
+def evaluate_and_checkpoint(model: MultiTaskModel, run: Run, step: int, dev_data: dict, checkpoints, rng) -> None:
+    """Dev metrics for every task; save best/ when the mean of the tasks' selection metrics improves, and last/ for
+    resuming."""
+    history = run.history
     metrics = {t: evaluate(model, t, x, y) for t, (x, y) in dev_data.items()}
-    score = float(np.mean([metrics[t][KINDS[model.tasks[t].kind].headline_metric] for t in metrics]))
+    score = float(np.mean([metrics[t][selection_metric(model.tasks[t])] for t in metrics]))
     history["eval"].append({"step": step, "score": score, "seconds": history["seconds"], **metrics})
     improved = history["best_score"] is None or score > history["best_score"]
     if improved:
@@ -300,36 +340,33 @@ def _evaluate_and_checkpoint(model, step, dev_data, history, optimizer, schedule
     if checkpoints:
         if improved:
             model.save(checkpoints / "best")
-        model.save(
-            checkpoints / "last",
-            extra={
-                "trainer_state.pt": {
-                    "step": step,
-                    "history": history,
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),  # empty unless fp16
-                    "streams": {t: (s.epoch, s.position) for t, s in streams.items()},
-                    "torch_rng": rng,  # one state per process
-                }
-            },
-        )
+        state = {
+            "step": step,
+            "history": history,
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.scheduler.state_dict(),
+            "scaler": run.scaler.state_dict(),  # empty unless fp16
+            "streams": {t: (s.epoch, s.position) for t, s in run.streams.items()},
+            "torch_rng": rng,  # one state per process
+        }
+        model.save(checkpoints / "last", extra={"trainer_state.pt": state})
 
 
-def _load_training_state(model, optimizer, scheduler, scaler, streams, path: Path) -> tuple[int, dict]:
-    """Put model, optimiser, schedule, loss scale, data streams and RNG back where last/ was saved."""
+def load_run(model: MultiTaskModel, run: Run, path: Path) -> int:
+    """Put model, optimiser, schedule, loss scale, data streams, history and RNG back where last/ was saved; returns
+    the step to go on from."""
     model.load_state_dict(
         MultiTaskModel.load(path, tasks=list(model.tasks.values()), device=model.encoder.device).state_dict()
     )
     state = torch.load(path / "trainer_state.pt", weights_only=True)  # tensors and plain containers only: no code runs
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    if state.get("scaler"):  # absent from checkpoints written before mixed precision
-        scaler.load_state_dict(state["scaler"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.scaler.load_state_dict(state["scaler"])
     for task, (epoch, position) in state["streams"].items():
-        streams[task].epoch, streams[task].position = epoch, position
-        streams[task]._plan()
+        run.streams[task].epoch, run.streams[task].position = epoch, position
+        run.streams[task]._plan()
+    rank, n_procs = world()
     rng = state["torch_rng"]
-    rng = rng if isinstance(rng, torch.Tensor) else rng[world()[0] if len(rng) == world()[1] else 0]
-    torch.set_rng_state(rng)  # a checkpoint from before per-process states holds one tensor
-    return state["step"], state["history"]
+    torch.set_rng_state(rng[rank] if len(rng) == n_procs else rng[0])
+    run.history = state["history"]
+    return state["step"]

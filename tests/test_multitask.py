@@ -241,7 +241,7 @@ def test_checkpoints_never_unpickle_code(model, tmp_path):
     model.save(tmp_path / "model", extra={"trainer_state.pt": {"step": 1, "payload": Payload()}})
     mtl.MultiTaskModel.load(tmp_path / "model")  # weights are safetensors and JSON: nothing to unpickle
     with pytest.raises(pickle.UnpicklingError):  # and the trainer state is read with weights_only=True
-        training._load_training_state(model, None, None, None, {}, tmp_path / "model")
+        training.load_run(model, None, tmp_path / "model")
     assert CODE_RAN == []
 
 

@@ -1,6 +1,7 @@
 """The training loop: it learns, its parameter groups and samplers are what they claim, it stops on NaN,
 it is deterministic, and it resumes where it stopped."""
 
+import dataclasses
 from collections import Counter
 
 import pytest
@@ -260,3 +261,24 @@ def test_mixed_precision_runs_the_forward_pass_in_half_precision_and_learns_what
     }
     assert not torch.equal(update[precision], update["fp32"])  # half precision changed the arithmetic...
     assert torch.nn.functional.cosine_similarity(update[precision], update["fp32"], dim=0) > 0.9  # ...not the lesson
+
+
+def test_a_parameter_in_no_group_is_an_error_naming_it():
+    model = fresh_model()
+    model.encoder.backbone.adapter = torch.nn.Linear(2, 2)  # a weight parameter_group_name has no group for
+    with pytest.raises(ValueError, match=r"'encoder.backbone.adapter.weight' belongs to no parameter group"):
+        mtl.parameter_groups(model, config())
+
+
+def test_weight_decay_applies_to_matrices_only():
+    for group in mtl.parameter_groups(fresh_model(), config(weight_decay=0.05)):
+        assert group["weight_decay"] == (0.05 if group["params"][0].dim() >= 2 else 0.0)
+        assert len({p.dim() >= 2 for p in group["params"]}) == 1
+
+
+def test_checkpoints_are_chosen_by_the_registry_metric(monkeypatch):
+    task = mtl.Task("sentiment", "sentence", ["negative", "positive"])
+    assert training.selection_metric(task) == "accuracy"
+    monkeypatch.setitem(mtl.REGISTRY, "sentiment", dataclasses.replace(mtl.REGISTRY["sentiment"], metric="macro_f1"))
+    assert training.selection_metric(task) == "macro_f1"
+    assert training.selection_metric(mtl.Task("unregistered", "token", ["O"])) == "f1"
