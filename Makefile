@@ -1,5 +1,7 @@
 # make test     lint, unit tests, every notebook in the quick profile (what CI runs)
 # make reports  execute every notebook in the full profile and render reports/NN_name.html
+#               (REPORT_PROFILE=quick make reports: small subsets, everything written under build/quick/, so the
+#               committed notebooks, reports and README stay as they are)
 # make bench    speed against sentence-transformers, one table, reports/benchmark.json
 # Each creates .venv, installs requirements.txt and the mtl package (editable) when needed.
 # The datasets are the repository's data/; DATA_DIR=/other/copy reads another copy instead.
@@ -29,14 +31,31 @@ lint: $(VENV)/.installed
 test: lint
 	$(BIN)/python -m pytest
 
+REPORT_PROFILE ?= full
+ifeq ($(REPORT_PROFILE),quick)
+SCRATCH := build/quick
+EXECUTED = --output-dir $(SCRATCH)/notebooks
+RENDERED = $(SCRATCH)/notebooks/$$(basename $$nb)
+REPORTS := $(SCRATCH)/reports
+TABLE := --reports $(REPORTS) --readme $(SCRATCH)/README.md
+export REPORTS_DIR := $(abspath $(REPORTS))
+export MODELS_DIR := $(abspath $(SCRATCH)/models)
+else
+EXECUTED = --inplace
+RENDERED = $$nb
+REPORTS := reports
+endif
+export REPORT_PROFILE
+
 reports: $(VENV)/.installed
+	@if [ -n "$(SCRATCH)" ]; then rm -rf $(SCRATCH) && mkdir -p $(REPORTS) && cp README.md $(SCRATCH)/; fi
 	@for nb in $(NOTEBOOKS); do \
 		start=$$(date +%s); \
-		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=-1 $$nb || exit 1; \
-		$(BIN)/jupyter nbconvert --to html --output-dir reports $$nb || exit 1; \
+		$(BIN)/jupyter nbconvert --to notebook --execute $(EXECUTED) --ExecutePreprocessor.timeout=-1 $$nb || exit 1; \
+		$(BIN)/jupyter nbconvert --to html --output-dir $(REPORTS) $(RENDERED) || exit 1; \
 		echo "== $$nb: $$(( ($$(date +%s) - start) / 60 )) min"; \
 	done
-	$(BIN)/python scripts/results_table.py
+	$(BIN)/python scripts/results_table.py $(TABLE)
 
 bench: $(VENV)/.installed
 	$(BIN)/python scripts/benchmark.py

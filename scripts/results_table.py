@@ -2,10 +2,16 @@
 
 Each row names a figure, the JSON key it comes from, and its anchor: the published or baseline value it is
 compared with, itself read from a JSON file; the per-task rows follow the task registry (mtl.tasks). Rows whose report
-does not exist yet are left out; a key missing from an existing report is an error.
-Usage: python scripts/results_table.py [--check]   (--check: exit 1 if README.md is out of date)
+does not exist yet are left out; a key missing from a full-profile report is an error, while a quick-profile report
+(small subsets, fewer variants) simply shows the rows it has.
+Usage: python scripts/results_table.py [--check] [--reports DIR] [--readme FILE]
+  --check    exit 1 if the README's table is out of date
+  --reports  read the JSON figures from DIR (default: reports/); `REPORT_PROFILE=quick make reports` points it at
+             its scratch folder, and the README copy there
+  --readme   the README to update (default: README.md)
 """
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -182,37 +188,45 @@ def fmt(value, pattern: str) -> str:
     return pattern.format(value) if isinstance(value, (int, float)) else str(value)
 
 
-def table() -> str:
+def table(reports: Path = ROOT / "reports") -> str:
     lines = ["| figure | value | anchor | report |", "|---|---:|---|---|"]
     for report, label, key, pattern, anchor_text, anchor_key in ROWS:
-        path = ROOT / "reports" / f"{report}.json"
+        path = reports / f"{report}.json"
         if not path.exists():
             continue
         figures = json.loads(path.read_text())
-        anchor = f"{fmt(lookup(figures, anchor_key), pattern)} ({anchor_text})" if anchor_key else "-"
         settings = figures["settings"]
-        rendered = (
-            f"reports/{report}.html" if (ROOT / "reports" / f"{report}.html").exists() else f"reports/{report}.json"
-        )
+        try:
+            value = fmt(lookup(figures, key), pattern)
+            anchor = f"{fmt(lookup(figures, anchor_key), pattern)} ({anchor_text})" if anchor_key else "-"
+        except KeyError:
+            if settings["profile"] == "quick":  # a variant the quick profile does not run
+                continue
+            raise
+        rendered = f"reports/{report}.html" if (reports / f"{report}.html").exists() else f"reports/{report}.json"
         source = f"[{report}]({rendered}) ({settings['profile']} profile)"
-        lines.append(f"| {label} | {fmt(lookup(figures, key), pattern)} | {anchor} | {source} |")
+        lines.append(f"| {label} | {value} | {anchor} | {source} |")
     return "\n".join(lines)
 
 
-def updated(readme: str) -> str:
+def updated(readme: str, reports: Path = ROOT / "reports") -> str:
     head, _, rest = readme.partition(BEGIN)
     _, _, tail = rest.partition(END)
-    return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
+    return f"{head}{BEGIN}\n{table(reports)}\n{END}{tail}"
 
 
 if __name__ == "__main__":
-    readme_path = ROOT / "README.md"
-    readme = readme_path.read_text()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--reports", type=Path, default=ROOT / "reports")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    args = parser.parse_args()
+    readme = args.readme.read_text()
     if BEGIN not in readme or END not in readme:
-        sys.exit(f"{readme_path}: markers {BEGIN} / {END} not found")
-    new = updated(readme)
-    if "--check" in sys.argv[1:]:
+        sys.exit(f"{args.readme}: markers {BEGIN} / {END} not found")
+    new = updated(readme, args.reports)
+    if args.check:
         sys.exit(
-            0 if new == readme else f"{readme_path}: results table is out of date; run python scripts/results_table.py"
+            0 if new == readme else f"{args.readme}: results table is out of date; run python scripts/results_table.py"
         )
-    readme_path.write_text(new)
+    args.readme.write_text(new)
