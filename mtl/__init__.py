@@ -12,6 +12,7 @@ One module per part, each readable top to bottom:
   training   TrainConfig, layer-wise parameter groups, task sampling, the loop, checkpoints
   distributed  data-parallel training: each process takes its share of every batch (torchrun)
   measure    timing, STS-B Spearman, agreement with a reference
+  runtime    progress bars, and the machine a figure was measured on
   report     the report profile, the headline-figures JSON and the relations it must satisfy
 """
 

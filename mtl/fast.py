@@ -93,6 +93,15 @@ class OnnxBackbone(nn.Module):
             path = quantize(export(backbone, self.input_names, Path(tmp) / "backbone.onnx"))
             self.run = runtime(path, threads, activation_group, profile)  # loads the whole graph: the file may go
 
+    @classmethod
+    def around(cls, run, config, input_names: list[str], recipe: str = "prebuilt") -> OnnxBackbone:
+        """A backbone around a runner built elsewhere (e.g. `openvino_runner` of a graph compiled with other
+        settings), so that it runs inside a SentenceEncoder with the same tokeniser, pooling and normalisation."""
+        backbone = cls.__new__(cls)
+        nn.Module.__init__(backbone)
+        backbone.config, backbone.input_names, backbone.recipe, backbone.run = config, list(input_names), recipe, run
+        return backbone
+
     def forward(self, **inputs) -> SimpleNamespace:
         tokens = self.run({name: inputs[name].cpu().numpy() for name in self.input_names})
         return SimpleNamespace(last_hidden_state=torch.from_numpy(tokens))
@@ -115,12 +124,17 @@ def _openvino(path: Path, threads: int, activation_group: int, profile: bool):
     import openvino
 
     config = {**openvino_config(threads, activation_group), "PERF_COUNT": profile}
-    request = openvino.Core().compile_model(str(path), "CPU", config).create_infer_request()
+    return openvino_runner(openvino.Core().compile_model(str(path), "CPU", config))
+
+
+def openvino_runner(compiled):
+    """feed -> last_hidden_state through one inference request of a compiled OpenVINO model."""
+    request = compiled.create_infer_request()
 
     def run(feed):
         return request.infer(feed)[0].copy()  # the request reuses its output buffer on the next call
 
-    run.request = request
+    run.request, run.compiled = request, compiled
     return run
 
 

@@ -76,7 +76,7 @@ def register(entry: TaskData) -> TaskData:
 # TREC has no dev file; SST-2's test labels are not public, so SST-2 reports on the GLUE dev file, as is customary,
 # and selects models on 1,000 rows carved from train. The data folder holds all 67,349 SST-2 training rows; the
 # registry reads the first 20,000 (notebook 04 measures reading all of them as a lever).
-# Targets (issue 18): near what each task reaches alone, TREC-6 97.0 (3 epochs alone on this machine), SST-2 89.5
+# Targets: near what each task reaches alone, TREC-6 97.0 (3 epochs alone on this machine), SST-2 89.5
 # (published 6-layer MiniLM figures are 91 to 92), CoNLL-2003 87.0 (small encoders with enough steps).
 register(
     TaskData(

@@ -6,7 +6,6 @@ with the same sentences, batch size and thread count. REPORT_PROFILE=quick runs 
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -17,18 +16,19 @@ from pathlib import Path
 import torch
 
 import mtl
-from mtl.encoder import length_sorted_batches
+from mtl.encoder import Tokenized, length_sorted_batches, sentence_embedding
 from mtl.fast import OnnxBackbone
 from mtl.measure import best_time, cosine_to_reference, interleaved_best_times, pair_spearman, peak_rss_growth
 from mtl.report import PROJECT_ROOT, pick, write_report
+from mtl.runtime import machine
 
 REPEAT = pick(5, 1)
 GOALS = {
     "speedup_vs_sentence_transformers": 3.0,
     "spearman_within_fp32": 0.5,
     "min_cosine_per_sentence": 0.99,
-    "predict_raw_text_cost_at_most": 1.10,  # issue 17: predict on raw text within 10% of the previous predict
-}  # issue 6
+    "predict_raw_text_cost_at_most": 1.10,  # predict on raw text within 10% of the previous predict
+}
 BATCH_SIZES = (32, 128)
 FP32 = "this project, fp32 (torch)"  # the reference for every row's per-sentence cosine, and the encoder flops_and_peak rates
 FAST = "this project, int8 (OpenVINO)"  # the fast path: SentenceEncoder(precision="int8")
@@ -133,22 +133,21 @@ def fast_path_profile(sentences, st_seconds: float) -> dict:
     (best of REPEAT passes each); the graph's time by operation type, from OpenVINO's per-node counters on a second
     copy of the graph; and the speed-up over sentence-transformers (`st_seconds`, same sentences and run) that the
     path would have if its weight products took no time at all, an upper bound on what faster int8 kernels can give."""
-    import torch.nn.functional as F
-
-    from mtl.encoder import pool
-
     encoder = mtl.SentenceEncoder(device="cpu", precision="int8")
-    batches = length_sorted_batches(encoder.token_lengths(sentences), BATCH_SIZES[0])
-    batches = [[sentences[i] for i in idx] for idx in batches]
     names = encoder.tokenizer.model_input_names
-    inputs = [encoder.tokenize(batch) for batch in batches]
+
+    def tokenise():  # as encode does: every sentence once, then each batch padded
+        return [features for _, features in Tokenized(encoder, sentences).batches(BATCH_SIZES[0])]
+
+    inputs = tokenise()
     tokens = [encoder.backbone(**features).last_hidden_state for features in inputs]
     seconds = {
-        "tokenisation": best_time(lambda: [encoder.tokenize(batch) for batch in batches], repeat=REPEAT),
+        "tokenisation": best_time(tokenise, repeat=REPEAT),
         "OpenVINO graph": best_time(lambda: [encoder.backbone(**features) for features in inputs], repeat=REPEAT),
         "pooling and normalisation": best_time(
             lambda: [
-                F.normalize(pool(t, f["attention_mask"], encoder.pooling), dim=-1) for t, f in zip(tokens, inputs)
+                sentence_embedding(t, f["attention_mask"], encoder.pooling, encoder.normalize)
+                for t, f in zip(tokens, inputs)
             ],
             repeat=REPEAT,
         ),
@@ -260,23 +259,6 @@ def peak_memory_rows() -> dict:
         growth_kb, output_kb, _ = peak_rss_growth(n)
         rows[str(n)] = {"peak_rss_growth_mb": round(growth_kb / 1024, 1), "output_mb": round(output_kb / 1024, 1)}
     return rows
-
-
-def machine() -> dict:
-    """The CPU the figures were measured on, with the instruction sets that decide int8 and bf16 speed."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next(
-        (line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-        platform.processor(),
-    )
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "flags": [f for f in wanted if f in flags],
-    }
 
 
 def main():

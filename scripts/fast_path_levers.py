@@ -14,50 +14,34 @@ requirements (within 0.5 of fp32; 0.99). Writes REPORTS_DIR/fast_path_levers.jso
 import tempfile
 from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
 
 import openvino
 import torch
-import torch.nn.functional as F
-from benchmark import machine  # scripts/benchmark.py: the CPU model and the instruction sets that decide int8 speed
 
 import mtl
-from mtl.encoder import length_sorted_batches, pool
-from mtl.fast import ACTIVATION_GROUP, RECIPES, export, openvino_config
+from mtl.encoder import Tokenized, sentence_embedding
+from mtl.fast import ACTIVATION_GROUP, RECIPES, OnnxBackbone, export, openvino_config, openvino_runner
 from mtl.measure import cosine_to_reference, interleaved_best_times, pair_spearman
 from mtl.report import pick, write_report
+from mtl.runtime import machine
 
 BATCH_SIZES = (32, 128)
 ST = "sentence-transformers (torch)"
 
 
-class Compiled(torch.nn.Module):
-    """A compiled OpenVINO graph in the place of the encoder's backbone, run one request at a time."""
-
-    def __init__(self, compiled, config, input_names):
-        super().__init__()
-        self.compiled, self.config, self.input_names = compiled, config, input_names
-        self.request = compiled.create_infer_request()
-
-    def forward(self, **inputs):
-        tokens = self.request.infer({n: inputs[n].numpy() for n in self.input_names})[0].copy()
-        return SimpleNamespace(last_hidden_state=torch.from_numpy(tokens))
-
-
 def encode_async(encoder, sentences, batch_size: int, jobs: int = 2) -> torch.Tensor:
     """`encode` with `jobs` inference requests in flight: the next batch is tokenised while earlier ones run."""
-    batches = length_sorted_batches(encoder.token_lengths(sentences), batch_size)
-    queue = openvino.AsyncInferQueue(encoder.backbone.compiled, jobs)
-    out, masks = torch.empty(len(sentences), encoder.dim), {}
+    queue = openvino.AsyncInferQueue(encoder.backbone.run.compiled, jobs)
+    out, pending = torch.empty(len(sentences), encoder.dim), {}
 
     def finished(request, i):
+        idx, mask = pending.pop(i)
         tokens = torch.from_numpy(request.get_output_tensor(0).data.copy())
-        out[batches[i]] = F.normalize(pool(tokens, masks.pop(i), encoder.pooling), dim=-1)
+        out[idx] = sentence_embedding(tokens, mask, encoder.pooling, encoder.normalize)
 
     queue.set_callback(finished)
-    for i, idx in enumerate(batches):
-        features = encoder.tokenize([sentences[j] for j in idx])
-        masks[i] = features["attention_mask"]
+    for i, (idx, features) in enumerate(Tokenized(encoder, sentences).batches(batch_size)):
+        pending[i] = idx, features["attention_mask"]
         queue.start_async({n: features[n].numpy() for n in encoder.backbone.input_names}, userdata=i)
     queue.wait_all()
     return out
@@ -94,7 +78,8 @@ def main():
     def with_graph(graph, **settings):  # an fp32 encoder around a compiled graph, tokeniser and pooling unchanged
         encoder = mtl.SentenceEncoder(device="cpu")
         config = {**openvino_config(threads, ACTIVATION_GROUP), **settings}
-        encoder.backbone = Compiled(core.compile_model(graph, "CPU", config), encoder.backbone.config, names)
+        runner = openvino_runner(core.compile_model(graph, "CPU", config))
+        encoder.backbone = OnnxBackbone.around(runner, encoder.backbone.config, names)
         return encoder
 
     def encodes(encoder):  # batch size -> embeddings of every sentence, through `encode`

@@ -27,13 +27,13 @@ def test_committed_report_figures_agree_with_each_other(path):
 @pytest.mark.parametrize(
     "name, path, value",
     [
-        ("01_sentence_encoder", "speed.fp32.speedup_vs_sentence_transformers", 3.285),  # the figure of issue 21
+        ("01_sentence_encoder", "speed.fp32.speedup_vs_sentence_transformers", 3.285),  # a committed speed-up
         ("01_sentence_encoder", "activation_group_sweep.groups.64.speedup_vs_sentence_transformers", 9.9),
         ("02_multitask_heads", "separate_models_vs_multitask", 1.0),
         ("03_freezing_and_transfer", "reference_seeds.sentiment.std", 9.0),
         ("04_training_loop", "tasks.sentiment.seeds.mean", 99.0),
         ("04_training_loop", "llrd_vs_uniform.uniform_mean_test_metric", 1.0),
-        ("04_training_loop", "targets.sentiment.met", True),  # issue 18: a target is met only by the seed mean
+        ("04_training_loop", "targets.sentiment.met", True),  # a target is met only by the seed mean
         ("04_training_loop", "levers.differences.more_budget_minus_chosen.differences.ner.difference", 5.0),
         ("benchmark", "encode.this project, int8 (OpenVINO).batch 32.ratio_to_sentence_transformers", 3.5),
         ("benchmark", "fast_path_profile.speedup_bound_if_weight_products_took_no_time", 99.0),
