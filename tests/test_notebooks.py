@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -33,12 +35,32 @@ def execute(path: Path, tmp_path: Path, monkeypatch) -> tuple[dict, nbformat.Not
     return json.loads((tmp_path / f"{path.stem}.json").read_text()), notebook
 
 
+@pytest.fixture(scope="module")
+def quick_reports(tmp_path_factory) -> Path:
+    """Where the quick-profile runs below leave their JSON, as `REPORT_PROFILE=quick make reports` leaves it."""
+    return tmp_path_factory.mktemp("quick_reports")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch):
+def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch, quick_reports):
     figures, _ = execute(path, tmp_path, monkeypatch)
     assert figures["settings"]["profile"] == "quick"
     assert figures["settings"]["data"] == "data"  # the repository's own datasets, no setup
     assert report.problems(path.stem, figures) == []
+    shutil.copy(tmp_path / f"{path.stem}.json", quick_reports)
+
+
+def test_the_results_table_reads_quick_profile_reports(quick_reports, tmp_path):
+    """What `make reports` runs after the notebooks, on the quick runs' JSON: the table lists the rows they have."""
+    if len(list(quick_reports.glob("*.json"))) < len(NOTEBOOKS):
+        pytest.skip("needs every notebook's quick run (the test above)")
+    readme = tmp_path / "README.md"
+    shutil.copy(ROOT / "README.md", readme)
+    command = [sys.executable, "scripts/results_table.py", "--reports", str(quick_reports), "--readme", str(readme)]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
+    rows = [line for line in readme.read_text().splitlines() if line.endswith("(quick profile) |")]
+    assert {path.stem for path in NOTEBOOKS} <= {row.split("[")[1].split("]")[0] for row in rows}
+    assert (ROOT / "README.md").read_text() != readme.read_text()  # the committed README is left as it was
 
 
 FOURTH_TASK = """
