@@ -111,116 +111,170 @@ def training_04(figures: dict, checks: list) -> None:
     _minutes(checks, "more budget minutes", budget)
 
 
+def _ratio_check(figures: dict, checks: list, what: str, path: str, numerator: float, denominator: float) -> None:
+    value = lookup(figures, path)
+    expected, tolerance = _ratio(value, numerator, denominator)
+    checks.append((what, value, expected, tolerance))
+
+
+def _seeds(checks: list, what: str, summary: dict) -> None:
+    """A seed summary's mean and std are those of its values."""
+    values = summary["values"]
+    checks.append((f"{what} seed mean", summary["mean"], float(np.mean(values)), 0.005 + _half_unit(values[0])))
+    if len(values) > 1:
+        std = float(np.std(values, ddof=1))
+        checks.append((f"{what} seed std", summary["std"], std, 0.005 + 2 * _half_unit(values[0])))
+
+
+def _encoder_01(figures: dict, checks: list) -> None:
+    """Notebook 01: each speed-up is the quotient of its rate and sentence-transformers' in the same rounds."""
+    # each speed-up is against the sentence-transformers rate timed in the same interleaved rounds
+    rated = {"speed.fp32": "speed", "fast_path": "fast_path", "per_batch_recipe": "per_batch_recipe"}
+    rated |= {
+        f"activation_group_sweep.groups.{g}": "activation_group_sweep"
+        for g in figures["activation_group_sweep"]["groups"]
+    }
+    for row, reference in rated.items():
+        st = lookup(figures, f"{reference}.sentence_transformers_sentences_per_s")
+        _ratio_check(
+            figures,
+            checks,
+            f"{row} speed-up",
+            f"{row}.speedup_vs_sentence_transformers",
+            lookup(figures, f"{row}.sentences_per_s"),
+            st,
+        )
+
+
+def _heads_02(figures: dict, checks: list) -> None:
+    """Notebook 02: the predict-time ratios."""
+    seconds = figures["predict_seconds"]
+    _ratio_check(
+        figures,
+        checks,
+        "all tasks vs one",
+        "predict_all_tasks_vs_one_task",
+        seconds["one model, all tasks"],
+        seconds["one model, one task"],
+    )
+    _ratio_check(figures, checks, "separate vs one model", "separate_models_vs_multitask", seconds["separate single-task models"],
+          seconds["one model, all tasks"])  # fmt: skip
+
+
+def _levers(figures: dict, checks: list) -> None:
+    """The fast path's levers: each ratio against sentence-transformers timed in the same rounds."""
+    # each lever against sentence-transformers timed in the same interleaved rounds
+    for lever, batches in figures["levers"].items():
+        for batch, row in batches.items():
+            if batch != "unavailable":
+                _ratio_check(figures, checks, f"{lever}, {batch}", f"levers.{lever}.{batch}.ratio_to_sentence_transformers",
+                      row["sentences_per_s"], row["sentence_transformers_sentences_per_s"])  # fmt: skip
+
+
+def _transfer_03(figures: dict, checks: list) -> None:
+    """Notebook 03: the cached-heads speed-up and the reference's seed summaries."""
+    cached = figures["cached_heads"]
+    _ratio_check(figures, checks, "cached heads per epoch", "cached_heads.speedup_per_epoch_vs_finetuning", cached["finetuning_epoch_seconds"],
+          cached["cached_epoch_seconds"])  # fmt: skip
+    for task, summary in figures["reference_seeds"].items():
+        _seeds(checks, f"reference {task}", summary)
+
+
+def _training_04_summaries(figures: dict, checks: list) -> None:
+    """Notebook 04: seed summaries, the layer-decay means, minutes and the step-time ratio."""
+    tasks = figures["tasks"]
+    for task, row in tasks.items():
+        _seeds(checks, task, row["seeds"])
+    for key, column in (("llrd_mean_test_metric", "test_metric"), ("uniform_mean_test_metric", "uniform_lr")):
+        mean = float(np.mean([row[column] for row in tasks.values()]))
+        checks.append((key, figures["llrd_vs_uniform"][key], mean, 0.005 + _half_unit(mean) + 0.005))
+    _minutes(checks, "training minutes", figures)
+    step = figures["step_seconds"]
+    _ratio_check(figures, checks, "frozen embeddings per step", "frozen_embeddings_step_speedup", step["embeddings trained"],
+          step["embeddings frozen"])  # fmt: skip
+
+
+def _benchmark(figures: dict, checks: list) -> None:
+    """make bench: every ratio against its reference row, the fast-path profile and the FLOP share."""
+    for engine, batches in figures["encode"].items():
+        for batch, row in batches.items():
+            if batch != "unavailable":
+                st = figures["encode"]["sentence-transformers (torch)"][batch]["sentences_per_s"]
+                _ratio_check(
+                    figures,
+                    checks,
+                    f"{engine} {batch}",
+                    f"encode.{engine}.{batch}.ratio_to_sentence_transformers",
+                    row["sentences_per_s"],
+                    st,
+                )
+    one = figures["predict"]["1 task(s)"]["seconds"]
+    for row_name, row in figures["predict"].items():
+        _ratio_check(
+            figures, checks, f"predict {row_name}", f"predict.{row_name}.ratio_to_1_task", row["seconds"], one
+        )
+    n = max(int(row.split()[0]) for row in figures["predict"] if row.endswith("task(s)"))
+    for engine, row in (("fp32", f"{n} task(s)"), ("int8", f"{n} task(s), int8 encoder")):
+        before = figures["predict"][f"{row}, whitespace words, argmax tags"]["seconds"]
+        _ratio_check(
+            figures,
+            checks,
+            f"raw text {engine}",
+            f"predict_raw_text_cost.{engine}",
+            figures["predict"][row]["seconds"],
+            before,
+        )
+    one_process = figures["training_processes"]["1 process(es)"]["sentences_per_s"]
+    for row_name, row in figures["training_processes"].items():
+        _ratio_check(
+            figures,
+            checks,
+            f"training {row_name}",
+            f"training_processes.{row_name}.ratio_to_1_process",
+            row["sentences_per_s"],
+            one_process,
+        )
+
+
+def _benchmark_profile(figures: dict, checks: list) -> None:
+    """make bench: the fast-path profile's stages add up, its bound follows from them, and the FLOP share."""
+    profile = figures["fast_path_profile"]
+    total = sum(profile["seconds"].values())
+    stages_error = sum(_half_unit(t) for t in profile["seconds"].values())  # each stage's rounding
+    checks.append(("fast path stages", profile["total_seconds"], total,
+                   _half_unit(profile["total_seconds"]) + stages_error))  # fmt: skip
+    graph, share = profile["seconds"]["OpenVINO graph"], profile["weight_products_share_of_graph"]
+    rest, st = total - graph * share, profile["sentence_transformers_seconds"]
+    rest_error = stages_error + graph * _half_unit(share) + share * _half_unit(graph)
+    bound = profile["speedup_bound_if_weight_products_took_no_time"]
+    tolerance = _half_unit(bound) + st / rest * (_half_unit(st) / st + rest_error / rest)
+    checks.append(("fast path bound", bound, st / rest, tolerance))
+    flops = figures["flops"]
+    _ratio_check(
+        figures,
+        checks,
+        "share of matmul peak",
+        "flops.share_of_matmul_peak",
+        flops["encoder_gflop_per_s"],
+        flops["matmul_1024_gflop_per_s"],
+    )
+
+
+RELATIONS = {
+    "01_sentence_encoder": [_encoder_01],
+    "02_multitask_heads": [_heads_02],
+    "03_freezing_and_transfer": [_transfer_03],
+    "04_training_loop": [_training_04_summaries, training_04],
+    "fast_path_levers": [_levers],
+    "benchmark": [_benchmark, _benchmark_profile],
+}
+
+
 def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]:
     """(what, recorded value, value recomputed from other figures, tolerance) for every relation of a report."""
     checks = []
-
-    def ratio(what, path, numerator, denominator):
-        value, (expected, tolerance) = lookup(figures, path), _ratio(lookup(figures, path), numerator, denominator)
-        checks.append((what, value, expected, tolerance))
-
-    if name == "01_sentence_encoder":
-        # each speed-up is against the sentence-transformers rate timed in the same interleaved rounds
-        rated = {"speed.fp32": "speed", "fast_path": "fast_path", "per_batch_recipe": "per_batch_recipe"}
-        rated |= {
-            f"activation_group_sweep.groups.{g}": "activation_group_sweep"
-            for g in figures["activation_group_sweep"]["groups"]
-        }
-        for row, reference in rated.items():
-            st = lookup(figures, f"{reference}.sentence_transformers_sentences_per_s")
-            ratio(
-                f"{row} speed-up",
-                f"{row}.speedup_vs_sentence_transformers",
-                lookup(figures, f"{row}.sentences_per_s"),
-                st,
-            )
-    if name == "02_multitask_heads":
-        seconds = figures["predict_seconds"]
-        ratio(
-            "all tasks vs one",
-            "predict_all_tasks_vs_one_task",
-            seconds["one model, all tasks"],
-            seconds["one model, one task"],
-        )
-        ratio("separate vs one model", "separate_models_vs_multitask", seconds["separate single-task models"],
-              seconds["one model, all tasks"])  # fmt: skip
-
-    if name == "fast_path_levers":  # each lever against sentence-transformers timed in the same interleaved rounds
-        for lever, batches in figures["levers"].items():
-            for batch, row in batches.items():
-                if batch != "unavailable":
-                    ratio(f"{lever}, {batch}", f"levers.{lever}.{batch}.ratio_to_sentence_transformers",
-                          row["sentences_per_s"], row["sentence_transformers_sentences_per_s"])  # fmt: skip
-
-    def seeds(what, summary):
-        values = summary["values"]
-        checks.append((f"{what} seed mean", summary["mean"], float(np.mean(values)), 0.005 + _half_unit(values[0])))
-        if len(values) > 1:
-            std = float(np.std(values, ddof=1))
-            checks.append((f"{what} seed std", summary["std"], std, 0.005 + 2 * _half_unit(values[0])))
-
-    if name == "03_freezing_and_transfer":
-        cached = figures["cached_heads"]
-        ratio("cached heads per epoch", "cached_heads.speedup_per_epoch_vs_finetuning", cached["finetuning_epoch_seconds"],
-              cached["cached_epoch_seconds"])  # fmt: skip
-        for task, summary in figures["reference_seeds"].items():
-            seeds(f"reference {task}", summary)
-    if name == "04_training_loop":
-        tasks = figures["tasks"]
-        for task, row in tasks.items():
-            seeds(task, row["seeds"])
-        for key, column in (("llrd_mean_test_metric", "test_metric"), ("uniform_mean_test_metric", "uniform_lr")):
-            mean = float(np.mean([row[column] for row in tasks.values()]))
-            checks.append((key, figures["llrd_vs_uniform"][key], mean, 0.005 + _half_unit(mean) + 0.005))
-        _minutes(checks, "training minutes", figures)
-        step = figures["step_seconds"]
-        ratio("frozen embeddings per step", "frozen_embeddings_step_speedup", step["embeddings trained"],
-              step["embeddings frozen"])  # fmt: skip
-        training_04(figures, checks)
-    if name == "benchmark":
-        for engine, batches in figures["encode"].items():
-            for batch, row in batches.items():
-                if batch != "unavailable":
-                    st = figures["encode"]["sentence-transformers (torch)"][batch]["sentences_per_s"]
-                    ratio(
-                        f"{engine} {batch}",
-                        f"encode.{engine}.{batch}.ratio_to_sentence_transformers",
-                        row["sentences_per_s"],
-                        st,
-                    )
-        one = figures["predict"]["1 task(s)"]["seconds"]
-        for row_name, row in figures["predict"].items():
-            ratio(f"predict {row_name}", f"predict.{row_name}.ratio_to_1_task", row["seconds"], one)
-        n = max(int(row.split()[0]) for row in figures["predict"] if row.endswith("task(s)"))
-        for engine, row in (("fp32", f"{n} task(s)"), ("int8", f"{n} task(s), int8 encoder")):
-            before = figures["predict"][f"{row}, whitespace words, argmax tags"]["seconds"]
-            ratio(f"raw text {engine}", f"predict_raw_text_cost.{engine}", figures["predict"][row]["seconds"], before)
-        one_process = figures["training_processes"]["1 process(es)"]["sentences_per_s"]
-        for row_name, row in figures["training_processes"].items():
-            ratio(
-                f"training {row_name}",
-                f"training_processes.{row_name}.ratio_to_1_process",
-                row["sentences_per_s"],
-                one_process,
-            )
-        profile = figures["fast_path_profile"]
-        total = sum(profile["seconds"].values())
-        stages_error = sum(_half_unit(t) for t in profile["seconds"].values())  # each stage's rounding
-        checks.append(("fast path stages", profile["total_seconds"], total,
-                       _half_unit(profile["total_seconds"]) + stages_error))  # fmt: skip
-        graph, share = profile["seconds"]["OpenVINO graph"], profile["weight_products_share_of_graph"]
-        rest, st = total - graph * share, profile["sentence_transformers_seconds"]
-        rest_error = stages_error + graph * _half_unit(share) + share * _half_unit(graph)
-        bound = profile["speedup_bound_if_weight_products_took_no_time"]
-        tolerance = _half_unit(bound) + st / rest * (_half_unit(st) / st + rest_error / rest)
-        checks.append(("fast path bound", bound, st / rest, tolerance))
-        flops = figures["flops"]
-        ratio(
-            "share of matmul peak",
-            "flops.share_of_matmul_peak",
-            flops["encoder_gflop_per_s"],
-            flops["matmul_1024_gflop_per_s"],
-        )
+    for check in RELATIONS.get(name, []):
+        check(figures, checks)
     return checks
 
 
