@@ -13,6 +13,7 @@ One module per part, each readable top to bottom:
   distributed  data-parallel training: each process takes its share of every batch (torchrun)
   measure    timing, STS-B Spearman, agreement with a reference
   runtime    progress bars, and the machine a figure was measured on
+  figures    derived figures (ratios, seed summaries) and the one noise rule (seed spread and paired bootstrap)
   report     the report profile, the headline-figures JSON and the relations it must satisfy
 """
 

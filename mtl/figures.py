@@ -1,0 +1,140 @@
+"""Derived figures, computed in one place so that a derived figure cannot disagree with its operands: a ratio, a seed
+summary, and the comparison of two arms under the project's one noise rule.
+
+The noise rule. A difference between two arms (two settings, each trained with several seeds and scored on the same
+evaluation examples) is a finding only when it exceeds both
+  - the seed spread: twice the standard deviation of one run, pooled over the arms (at least 3 seeds per arm; a
+    caller whose arm has an implausibly small 3-seed std passes the std pooled over every arm of the same setting), and
+  - the evaluation set's sampling error: the 95% interval of a paired bootstrap over the examples excludes zero.
+Everything else is "within noise".
+
+The bootstrap resamples examples, not runs: each arm's evidence is a table of additive counts per example (correct
+and total for accuracy; true positives, false positives and false negatives for entity F1), so a resample is a
+weighted sum and the metric is computed from the sums exactly as on the whole set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BOOTSTRAP_ROUNDS = 2000
+LEVEL = 0.95
+
+
+def ratio(numerator: float, denominator: float, digits: int = 2) -> float:
+    """numerator / denominator, rounded for the report (the unrounded operands are what the report keeps beside it)."""
+    return round(numerator / denominator, digits)
+
+
+def seed_summary(values, digits: int = 2) -> dict:
+    """{"mean", "std" (sample std, ddof 1), "n", "values"} of one arm's per-seed figures."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("a seed summary needs at least one value")
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return {"mean": round(float(np.mean(values)), digits), "std": round(std, digits), "n": len(values),
+            "values": [round(v, digits) for v in values]}  # fmt: skip
+
+
+def accuracy_counts(gold: list, predicted: list) -> np.ndarray:
+    """Per example: (correct, 1). The metric of summed counts is accuracy x100."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
+    return np.array([[float(g == p), 1.0] for g, p in zip(gold, predicted)]).reshape(-1, 2)
+
+
+def entity_counts(gold: list[list[str]], predicted: list[list[str]]) -> np.ndarray:
+    """Per sentence: (true positives, false positives, false negatives) of its entities, read from IOB2 tags as
+    seqeval reads them. The metric of summed counts is seqeval's micro entity F1 x100."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
+    rows = []
+    for g, p in zip(gold, predicted):
+        truth, found = set(get_entities(list(g))), set(get_entities(list(p)))
+        rows.append([len(truth & found), len(found - truth), len(truth - found)])
+    return np.array(rows, dtype=float).reshape(-1, 3)
+
+
+def metric(counts: np.ndarray) -> np.ndarray:
+    """Accuracy or F1 x100 from summed counts (the last axis): 2 columns are (correct, total), 3 are (tp, fp, fn)."""
+    if counts.shape[-1] == 2:
+        return 100 * counts[..., 0] / np.maximum(counts[..., 1], 1e-12)
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    return 100 * 2 * tp / np.maximum(2 * tp + fp + fn, 1e-12)
+
+
+def paired_bootstrap(counts_a: np.ndarray, counts_b: np.ndarray, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0):
+    """The 95% interval (low, high) of metric(a) - metric(b) over resamples of the examples, the same resample for
+    both arms (they were scored on the same examples)."""
+    counts_a, counts_b = np.asarray(counts_a, float), np.asarray(counts_b, float)
+    if counts_a.shape != counts_b.shape:
+        raise ValueError(f"the arms were scored on different examples: {counts_a.shape} vs {counts_b.shape}")
+    n = len(counts_a)
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=rounds)  # each row: one resample
+    differences = metric(weights @ counts_a) - metric(weights @ counts_b)
+    tail = (1 - LEVEL) / 2
+    low, high = np.quantile(differences, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def compare(
+    values_a, values_b, counts_a=None, counts_b=None, pooled_std: float | None = None, digits: int = 2
+) -> dict:
+    """Arm A against arm B under the noise rule: the difference of the seed means, its noise and whether it is a
+    finding.
+
+    values_a, values_b: each arm's figure per seed (3 or more). counts_a, counts_b: each arm's per-example counts
+    (summed over its seeds, or of one representative run) on the same evaluation examples, for the bootstrap; without
+    them only the seed spread is checked, and the result says so. pooled_std: the std of one run pooled over every arm
+    of the setting, when an arm's own few seeds understate it.
+    """
+    a, b = seed_summary(values_a, 6), seed_summary(values_b, 6)
+    if min(a["n"], b["n"]) < 3:
+        raise ValueError(f"the noise rule needs at least 3 seeds per arm, got {a['n']} and {b['n']}")
+    std = pooled_std if pooled_std is not None else float(np.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2))
+    difference = a["mean"] - b["mean"]
+    seed_noise = 2 * std
+    result = {"difference": round(difference, digits), "seed_std": round(std, digits), "n": [a["n"], b["n"]],
+              "seed_noise": round(seed_noise, digits)}  # fmt: skip
+    beyond_seeds = abs(difference) > seed_noise
+    if counts_a is None:
+        result |= {"bootstrap_95": None, "noise": round(seed_noise, digits), "finding": bool(beyond_seeds)}
+        return result
+    low, high = paired_bootstrap(counts_a, counts_b)
+    outside = low > 0 or high < 0
+    noise = max(seed_noise, (high - low) / 2)
+    result |= {"bootstrap_95": [round(low, digits), round(high, digits)], "noise": round(noise, digits),
+               "finding": bool(abs(difference) > noise and beyond_seeds and outside)}  # fmt: skip
+    return result
+
+
+def misread(figures) -> list[str]:
+    """Every comparison in a report's figures (a dict with "finding") whose flag disagrees with its difference and
+    noise: a finding inside its noise, or a difference beyond its noise not flagged. [] when none."""
+    found = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if "finding" in node and "difference" in node and "noise" in node:
+                beyond = abs(node["difference"]) > node["noise"]
+                if node["finding"] and not beyond:
+                    found.append(f"{path}: a finding inside its noise ({node['difference']} vs {node['noise']})")
+                if beyond and not node["finding"] and node.get("bootstrap_95") is None:
+                    found.append(
+                        f"{path}: beyond its seed noise but not flagged ({node['difference']} vs {node['noise']})"
+                    )
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk(figures, "")
+    return found
+
+
+def verdict(comparison: dict) -> str:
+    """The words a report uses for a comparison: "finding" or "within noise"."""
+    return "finding" if comparison["finding"] else "within noise"

@@ -1,0 +1,64 @@
+"""The one noise rule and the derived figures: each computed the one way, and able to say "within noise"."""
+
+import numpy as np
+import pytest
+from seqeval.metrics import f1_score
+
+from mtl import figures
+
+GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG"], ["B-MISC", "O", "O"]]
+PRED = [["B-PER", "I-PER", "O", "O"], ["O", "B-ORG"], ["B-MISC", "B-LOC", "O"]]
+
+
+def test_entity_counts_give_seqeval_f1():
+    counts = figures.entity_counts(GOLD, PRED)
+    assert counts.tolist() == [[1, 0, 1], [1, 0, 0], [1, 1, 0]]
+    assert figures.metric(counts.sum(0)) == pytest.approx(100 * f1_score(GOLD, PRED))
+
+
+def test_accuracy_counts_give_accuracy():
+    counts = figures.accuracy_counts(["a", "b", "b", "a"], ["a", "b", "a", "a"])
+    assert figures.metric(counts.sum(0)) == 75.0
+
+
+def test_seed_summary_uses_the_sample_std():
+    summary = figures.seed_summary([1.0, 2.0, 3.0])
+    assert summary == {"mean": 2.0, "std": 1.0, "n": 3, "values": [1.0, 2.0, 3.0]}
+
+
+def test_bootstrap_interval_holds_zero_for_equal_arms_and_not_for_far_apart_ones():
+    rng = np.random.default_rng(0)
+    correct = rng.random(500) < 0.8
+    same = figures.accuracy_counts(correct, [True] * 500)
+    low, high = figures.paired_bootstrap(same, same)
+    assert low == high == 0.0
+    better = figures.accuracy_counts(correct | (rng.random(500) < 0.5), [True] * 500)
+    low, high = figures.paired_bootstrap(better, same)
+    assert 0 < low < high
+
+
+def test_a_finding_needs_both_the_seed_spread_and_the_bootstrap():
+    rng = np.random.default_rng(1)
+    base = rng.random(400) < 0.8
+    counts_a = figures.accuracy_counts(base | (rng.random(400) < 0.3), [True] * 400)
+    counts_b = figures.accuracy_counts(base, [True] * 400)
+    clear = figures.compare([90.0, 90.2, 89.9], [80.0, 80.3, 80.1], counts_a, counts_b)
+    assert clear["finding"] and abs(clear["difference"]) > clear["noise"] and figures.verdict(clear) == "finding"
+    noisy_seeds = figures.compare([90.0, 85.0, 95.0], [88.0, 83.0, 93.0], counts_a, counts_b)
+    assert not noisy_seeds["finding"] and figures.verdict(noisy_seeds) == "within noise"
+    same_examples = figures.compare([90.0, 90.1, 90.2], [89.0, 89.1, 89.2], counts_b, counts_b)
+    assert not same_examples["finding"]  # tight seeds, but the evaluation set cannot tell the arms apart
+    pooled = figures.compare([90.0, 90.01, 90.02], [89.5, 89.51, 89.52], pooled_std=0.65)
+    assert not pooled["finding"] and pooled["seed_noise"] == 1.3
+
+
+def test_fewer_than_three_seeds_is_refused():
+    with pytest.raises(ValueError, match="at least 3 seeds"):
+        figures.compare([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+def test_misread_catches_a_finding_inside_its_noise():
+    report = {"levers": {"decay": {"difference": 0.3, "noise": 0.5, "finding": True, "bootstrap_95": [0.1, 0.6]}}}
+    assert figures.misread(report) == ["levers.decay: a finding inside its noise (0.3 vs 0.5)"]
+    report["levers"]["decay"]["finding"] = False
+    assert figures.misread(report) == []
