@@ -52,7 +52,7 @@ reports: $(VENV)/.installed
 	@for nb in $(NOTEBOOKS); do \
 		start=$$(date +%s); \
 		$(BIN)/jupyter nbconvert --to notebook --execute $(EXECUTED) --ExecutePreprocessor.timeout=-1 $$nb || exit 1; \
-		$(BIN)/jupyter nbconvert --to html --output-dir $(REPORTS) $(RENDERED) || exit 1; \
+		$(BIN)/jupyter nbconvert --to html --template-file notebooks/templates/report.html.j2 --output-dir $(REPORTS) $(RENDERED) || exit 1; \
 		echo "== $$nb: $$(( ($$(date +%s) - start) / 60 )) min"; \
 	done
 	$(BIN)/python scripts/results_table.py $(TABLE)

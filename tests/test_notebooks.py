@@ -131,3 +131,16 @@ def test_a_fourth_task_is_one_registry_entry(tmp_path, monkeypatch):
         outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
         assert any("topic" in o.get("text", "") for o in outputs)  # printed tables list it
         assert not [o for o in outputs if o.output_type == "error"]
+
+
+def test_reports_fold_code_inputs_except_tagged_cells():
+    """The HTML a reader opens shows prose and outputs; code inputs sit in closed toggles unless tagged show-code."""
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(NOTEBOOK_DIR / "02_multitask_heads.ipynb", as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    code[1].metadata["tags"] = ["show-code"]
+    exporter = HTMLExporter(template_file=str(NOTEBOOK_DIR / "templates" / "report.html.j2"))
+    html, _ = exporter.from_notebook_node(notebook)
+    assert html.count('<details class="code-fold">') == len(code) - 1
+    assert html.count("jp-OutputArea-output") >= sum(len(cell.outputs) > 0 for cell in code)  # outputs stay
