@@ -21,7 +21,7 @@ from mtl.data import data_dir, load_stsb
 from mtl.encoder import SentenceEncoder, default_model_path
 from mtl.heads import cached_features, fit_head
 from mtl.kinds import KINDS
-from mtl.multitask import MultiTaskModel, evaluate, layers
+from mtl.multitask import MultiTaskModel, evaluate, evaluate_with_counts, layers
 from mtl.tasks import REGISTRY, Task, TaskData, declare_tasks, load_split, register
 from mtl.training import TrainConfig, TrainingDiverged, collate, parameter_groups, task_probabilities, train
 
@@ -40,6 +40,7 @@ __all__ = [
     "declare_tasks",
     "default_model_path",
     "evaluate",
+    "evaluate_with_counts",
     "fit_head",
     "layers",
     "load_split",

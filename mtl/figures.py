@@ -79,6 +79,31 @@ def paired_bootstrap(counts_a: np.ndarray, counts_b: np.ndarray, rounds: int = B
     return float(low), float(high)
 
 
+def bootstrap_statistic(statistic, predictions_a, predictions_b, gold, rounds: int = 1000, seed: int = 0):
+    """The 95% interval of statistic(a) - statistic(b) over paired resamples of the examples, for a statistic that is
+    not a sum of per-example counts (e.g. the Spearman correlation of STS-B pair similarities with the gold scores).
+    statistic(predictions, gold) takes arrays indexed by example."""
+    predictions_a, predictions_b, gold = map(np.asarray, (predictions_a, predictions_b, gold))
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(rounds):
+        idx = rng.integers(0, len(gold), len(gold))
+        differences.append(statistic(predictions_a[idx], gold[idx]) - statistic(predictions_b[idx], gold[idx]))
+    tail = (1 - LEVEL) / 2
+    low, high = np.quantile(differences, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def compare_once(value_a: float, value_b: float, interval: tuple[float, float], digits: int = 2) -> dict:
+    """Two deterministic arms (no training, so no seeds: e.g. two pooling modes of one pretrained model) under the
+    noise rule: only the evaluation set's sampling error applies, as a paired bootstrap interval."""
+    low, high = interval
+    difference, noise = value_a - value_b, (high - low) / 2
+    return {"difference": round(difference, digits), "seed_std": None, "n": [1, 1], "seed_noise": 0.0,
+            "bootstrap_95": [round(low, digits), round(high, digits)], "noise": round(noise, digits),
+            "finding": bool(abs(difference) > noise and (low > 0 or high < 0))}  # fmt: skip
+
+
 def compare(
     values_a, values_b, counts_a=None, counts_b=None, pooled_std: float | None = None, digits: int = 2
 ) -> dict:

@@ -24,14 +24,19 @@ def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
     return min(times)
 
 
-def interleaved_best_times(runs: dict[str, Callable[[], object]], rounds: int = 3) -> dict[str, float]:
-    """Fastest wall time of each run over `rounds` rounds in which every run goes once, in turn: a busy moment on the
-    machine hits every run alike instead of deciding a ratio."""
-    seconds = {name: float("inf") for name in runs}
+def interleaved_times(runs: dict[str, Callable[[], object]], rounds: int = 3) -> dict[str, list[float]]:
+    """Wall time of each run in each of `rounds` rounds in which every run goes once, in turn: a busy moment on the
+    machine hits every run alike instead of deciding a ratio, and the rounds show how much one timing moves."""
+    seconds = {name: [] for name in runs}
     for _ in range(rounds):
         for name, fn in runs.items():
-            seconds[name] = min(seconds[name], best_time(fn, repeat=1))
+            seconds[name].append(best_time(fn, repeat=1))
     return seconds
+
+
+def interleaved_best_times(runs: dict[str, Callable[[], object]], rounds: int = 3) -> dict[str, float]:
+    """Fastest wall time of each run over interleaved rounds (see interleaved_times)."""
+    return {name: min(times) for name, times in interleaved_times(runs, rounds).items()}
 
 
 def pair_spearman(embeddings: torch.Tensor, gold: np.ndarray) -> float:

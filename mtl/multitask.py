@@ -269,11 +269,26 @@ def evaluate(
 ) -> dict[str, float]:
     """Per-task metrics x100: accuracy and macro-F1 (sentence tasks), entity-level P/R/F1 with seqeval (token tasks,
     on the given words, tags decoded as `decoding` says)."""
-    split = KINDS[model.tasks[task].kind].split_into_words
-    texts = [" ".join(x) for x in inputs] if split else check_texts(inputs, "inputs")
+    return evaluate_with_counts(model, task, inputs, labels, batch_size, decoding, stacklevel=3)[0]
+
+
+def evaluate_with_counts(
+    model: MultiTaskModel, task: str, inputs: list, labels: list, batch_size: int = 64, decoding: str = "viterbi",
+    stacklevel: int = 2,
+) -> tuple[dict[str, float], np.ndarray]:  # fmt: skip
+    """evaluate's metrics, and the per-example counts that mtl.figures' paired bootstrap resamples: (correct, 1) per
+    sentence for sentence tasks, (true positives, false positives, false negatives) per sentence for token tasks."""
+    from mtl.figures import accuracy_counts, entity_counts
+
+    kind = KINDS[model.tasks[task].kind]
+    texts = [" ".join(x) for x in inputs] if kind.split_into_words else check_texts(inputs, "inputs")
     with warnings.catch_warnings(record=True) as caught:  # re-raised below so that it points at the caller
         warnings.simplefilter("always")
-        predicted = [r[task] for r in model._infer([task], texts, inputs if split else None, batch_size, decoding)]
+        words = inputs if kind.split_into_words else None
+        predicted = [r[task] for r in model._infer([task], texts, words, batch_size, decoding)]
     for w in caught:
-        warnings.warn(f"{task}: {w.message}", w.category, stacklevel=2)
-    return {name: 100 * float(value) for name, value in KINDS[model.tasks[task].kind].score(labels, predicted).items()}
+        warnings.warn(f"{task}: {w.message}", w.category, stacklevel=stacklevel)
+    metrics = {name: 100 * float(value) for name, value in kind.score(labels, predicted).items()}
+    if kind.split_into_words:
+        return metrics, entity_counts(labels, [p["tags"] for p in predicted])
+    return metrics, accuracy_counts(labels, [p["label"] for p in predicted])

@@ -33,8 +33,11 @@ def lookup(figures: dict, path: str):
     return figures
 
 
-def write_report(name: str, figures: dict) -> Path:
-    """Check a report's relations, then write its figures to REPORTS_DIR/name.json with the settings that produced them."""
+def write_report(name: str, figures: dict, rows: list[dict] | None = None) -> Path:
+    """Check a report's relations and comparisons, then write its figures to REPORTS_DIR/name.json with the settings
+    that produced them. rows: the report's lines for the README and RESULTS tables (see `row`), declared by the
+    notebook beside the figures they quote."""
+
     meta = {
         "profile": PROFILE,
         "data": os.path.relpath(data_dir(), PROJECT_ROOT),
@@ -43,6 +46,8 @@ def write_report(name: str, figures: dict) -> Path:
         "device": "cuda" if torch.cuda.is_available() else "cpu",
     }
     figures = {**figures, "settings": {**meta, **figures.get("settings", {})}}
+    if rows is not None:
+        figures["rows"] = rows
     broken = problems(name, figures)
     if broken:
         raise ValueError(f"report {name} not written, its figures disagree: " + "; ".join(broken))
@@ -50,6 +55,14 @@ def write_report(name: str, figures: dict) -> Path:
     path = REPORTS_DIR / f"{name}.json"
     write_json(path, figures)
     return path
+
+
+def row(figure: str, value, fmt: str, split: str | None, anchor: str | None = None, anchor_value=None) -> dict:
+    """One line of the results tables: a figure in words, its value formatted, the split it comes from ("dev",
+    "test" or None for what is not an evaluation), and what it is read against."""
+    shown = fmt.format(anchor_value) if anchor is not None and anchor_value is not None else None
+    return {"figure": figure, "value": fmt.format(value), "split": split,
+            "anchor": f"{shown} ({anchor})" if shown else (anchor or "-")}  # fmt: skip
 
 
 # ------------------------------------------------------------ relations between figures
@@ -128,22 +141,12 @@ def _seeds(checks: list, what: str, summary: dict) -> None:
 
 def _encoder_01(figures: dict, checks: list) -> None:
     """Notebook 01: each speed-up is the quotient of its rate and sentence-transformers' in the same rounds."""
-    # each speed-up is against the sentence-transformers rate timed in the same interleaved rounds
-    rated = {"speed.fp32": "speed", "fast_path": "fast_path", "per_batch_recipe": "per_batch_recipe"}
-    rated |= {
-        f"activation_group_sweep.groups.{g}": "activation_group_sweep"
-        for g in figures["activation_group_sweep"]["groups"]
-    }
-    for row, reference in rated.items():
+    rows = [f"speed.{name}" for name, row in figures["speed"].items() if isinstance(row, dict)]
+    for row in [*rows, "fast_path", "per_batch_recipe"]:
+        reference = row.split(".")[0]
         st = lookup(figures, f"{reference}.sentence_transformers_sentences_per_s")
-        _ratio_check(
-            figures,
-            checks,
-            f"{row} speed-up",
-            f"{row}.speedup_vs_sentence_transformers",
-            lookup(figures, f"{row}.sentences_per_s"),
-            st,
-        )
+        rate = lookup(figures, f"{row}.sentences_per_s")
+        _ratio_check(figures, checks, f"{row} speed-up", f"{row}.speedup_vs_sentence_transformers", rate, st)
 
 
 def _heads_02(figures: dict, checks: list) -> None:
@@ -279,7 +282,10 @@ def relations(name: str, figures: dict) -> list[tuple[str, float, float, float]]
 
 
 def problems(name: str, figures: dict) -> list[str]:
-    """Every relation of the report that its figures break, in words; [] when they all hold."""
+    """Every relation of the report that its figures break, and every comparison whose finding flag disagrees with
+    its difference and noise, in words; [] when they all hold."""
+    from mtl.figures import misread
+
     try:
         checks = relations(name, figures)
     except (KeyError, TypeError, ZeroDivisionError) as err:
@@ -288,4 +294,4 @@ def problems(name: str, figures: dict) -> list[str]:
         f"{what}: recorded {value}, recomputed {expected:.6g} (allowed difference {tolerance:.2g})"
         for what, value, expected, tolerance in checks
         if not abs(value - expected) <= tolerance
-    ]
+    ] + misread(figures)

@@ -14,11 +14,11 @@ import torch
 
 from mtl.data import data_dir
 from mtl.measure import best_time, interleaved_best_times
-from mtl.report import PROFILE, PROJECT_ROOT, pick, write_report
+from mtl.report import PROFILE, PROJECT_ROOT, pick, row, write_report
 from mtl.runtime import progress
 
 __all__ = ["PROFILE", "MODELS_DIR", "banner", "best_time", "interleaved_best_times", "pick", "progress", "source"]
-__all__ += ["check", "describe", "rounded", "seed_everything", "write_report"]
+__all__ += ["check", "describe", "rounded", "row", "seed_everything", "summary", "write_report"]
 
 MODELS_DIR = Path(os.environ.get("MODELS_DIR", PROJECT_ROOT / "models"))
 
@@ -38,6 +38,14 @@ def source(obj):
     from IPython.display import Code
 
     return Code(inspect.getsource(inspect.unwrap(obj)), language="python")
+
+
+def summary():
+    """The answer at the top of a report: a placeholder shown where this is called, which `.update(text)` fills in at
+    the end, once the figures it quotes exist (Jupyter and nbconvert both redraw the earlier output)."""
+    from IPython.display import Markdown, display
+
+    return display(Markdown("*The summary appears here once the notebook has run to its end.*"), display_id=True)
 
 
 def seed_everything(seed: int = 0) -> None:

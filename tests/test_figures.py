@@ -62,3 +62,35 @@ def test_misread_catches_a_finding_inside_its_noise():
     assert figures.misread(report) == ["levers.decay: a finding inside its noise (0.3 vs 0.5)"]
     report["levers"]["decay"]["finding"] = False
     assert figures.misread(report) == []
+
+
+def test_a_deterministic_comparison_reads_the_bootstrap_alone():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    gold = rng.random(300)
+    good, noisy = gold + 0.1 * rng.random(300), gold + 2.0 * rng.random(300)
+    rho = lambda p, g: 100 * spearmanr(p, g).statistic
+    interval = figures.bootstrap_statistic(rho, good, noisy, gold, rounds=200)
+    clear = figures.compare_once(rho(good, gold), rho(noisy, gold), interval)
+    assert clear["finding"] and clear["bootstrap_95"][0] > 0
+    same = figures.compare_once(
+        rho(good, gold), rho(good, gold), figures.bootstrap_statistic(rho, good, good, gold, 50)
+    )
+    assert not same["finding"] and same["difference"] == 0.0
+
+
+def test_evaluation_counts_reproduce_the_metrics(encoder):
+    """The counts the bootstrap resamples sum to the metric evaluate reports, for each kind."""
+    import torch
+
+    import mtl
+
+    torch.manual_seed(0)
+    model = mtl.MultiTaskModel(encoder, mtl.declare_tasks())
+    for task in ("question_type", "ner"):
+        inputs, labels = mtl.load_split(task, "dev")
+        metrics, counts = mtl.evaluate_with_counts(model, task, inputs[:60], labels[:60])
+        headline = "accuracy" if task == "question_type" else "f1"
+        assert len(counts) == 60 and figures.metric(counts.sum(0)) == pytest.approx(metrics[headline])
+        assert metrics == mtl.evaluate(model, task, inputs[:60], labels[:60])

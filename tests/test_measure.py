@@ -32,3 +32,12 @@ def test_interleaved_timing_runs_every_run_once_per_round_in_turn():
     seconds = interleaved_best_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3)
     assert calls == ["a", "b"] * 3 and set(seconds) == {"a", "b"}
     assert all(0 <= s < 1 for s in seconds.values())
+
+
+def test_interleaved_times_keep_every_round():
+    from mtl.measure import interleaved_best_times, interleaved_times
+
+    calls = []
+    times = interleaved_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3)
+    assert calls == ["a", "b"] * 3 and {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+    assert set(interleaved_best_times({"a": lambda: None}, rounds=2)) == {"a"}
