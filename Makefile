@@ -1,5 +1,5 @@
 # make test     lint, unit tests, every notebook in the quick profile (what CI runs)
-# make reports  execute every notebook in the full profile and render reports/NN_name.html
+# make reports  execute every notebook in the full profile and render reports/NN_name.html, RESULTS.md, index.html
 #               (REPORT_PROFILE=quick make reports: small subsets, everything written under build/quick/, so the
 #               committed notebooks, reports and README stay as they are)
 # make bench    speed against sentence-transformers, one table, reports/benchmark.json
@@ -57,10 +57,12 @@ reports: $(VENV)/.installed
 		echo "== $$nb: $$(( ($$(date +%s) - start) / 60 )) min"; \
 	done
 	$(BIN)/python scripts/results_table.py $(TABLE)
+	$(BIN)/python scripts/report_index.py --reports $(REPORTS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python scripts/benchmark.py
 	$(BIN)/python scripts/results_table.py
+	$(BIN)/python scripts/report_index.py
 
 mpnet: $(VENV)/.installed
 	$(BIN)/python scripts/fetch_mpnet.py

@@ -1,13 +1,15 @@
-"""Rewrite the results table in README.md from reports/*.json, so no figure in it is typed by hand.
+"""Write the results tables from reports/*.json, so no figure in them is typed by hand: every row in
+reports/RESULTS.md, and the few headline rows (HEADLINE) in README.md.
 
-Each row names a figure, the JSON key it comes from, and its anchor: the published or baseline value it is
-compared with, itself read from a JSON file; the per-task rows follow the task registry (mtl.tasks). Rows whose report
-does not exist yet are left out; a key missing from a full-profile report is an error, while a quick-profile report
-(small subsets, fewer variants) simply shows the rows it has.
+A notebook that declares its rows (the "rows" of its JSON, written beside the figures they quote) is shown as it
+declares them. For the others, each row below names a figure, the JSON key it comes from, and its anchor: the
+published or baseline value it is compared with, itself read from a JSON file; the per-task rows follow the task
+registry (mtl.tasks). Rows whose report does not exist yet are left out; a key missing from a full-profile report is
+an error, while a quick-profile report (small subsets, fewer variants) simply shows the rows it has.
 Usage: python scripts/results_table.py [--check] [--reports DIR] [--readme FILE]
-  --check    exit 1 if the README's table is out of date
-  --reports  read the JSON figures from DIR (default: reports/); `REPORT_PROFILE=quick make reports` points it at
-             its scratch folder, and the README copy there
+  --check    exit 1 if README.md or RESULTS.md is out of date
+  --reports  read the JSON figures from DIR and write RESULTS.md there (default: reports/);
+             `REPORT_PROFILE=quick make reports` points it at its scratch folder, and the README copy there
   --readme   the README to update (default: README.md)
 """
 
@@ -24,23 +26,7 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 # (notebook report, figure, key path, format, anchor text, anchor key path or None), one row a line
 # fmt: off
-ROWS = [
-    ("01_sentence_encoder", "STS-B test, Spearman x100", "stsb_test_spearman", "{:.2f}",
-     "published all-MiniLM-L6-v2 (MTEB)", "stsb_test_spearman_published"),
-    ("01_sentence_encoder", "STS-B dev, Spearman x100", "stsb_dev_spearman", "{:.2f}", None, None),
-    ("01_sentence_encoder", "max abs difference vs sentence-transformers (STS-B test)", "parity_max_abs_diff", "{:.1e}",
-     "goal", "parity_goal"),
-    ("01_sentence_encoder", "encode, sentences/s (STS-B test, batch 32)", "speed.fp32.sentences_per_s", "{:.0f}",
-     "sentence-transformers, same run", "speed.sentence_transformers_sentences_per_s"),
-    ("01_sentence_encoder", "encode speed-up vs sentence-transformers", "speed.fp32.speedup_vs_sentence_transformers",
-     "{:.2f}x", "goal", "speedup_goal"),
-]
-for name, entry in REGISTRY.items():
-    ROWS.append(("02_multitask_heads", f"frozen encoder + fitted head: {entry.display}",
-                 f"frozen_encoder_heads_test.{name}.{entry.metric}", "{:.1f}",
-                 "trivial baseline (majority class, or all 'O')", f"baseline_test.{name}"))
-ROWS.append(("02_multitask_heads", "predict time, all tasks vs one task (one model)", "predict_all_tasks_vs_one_task",
-             "{:.2f}x", "separate single-task models vs one", "separate_models_vs_multitask"))
+ROWS = []  # notebooks 01 and 02 declare their own rows
 for name, entry in REGISTRY.items():
     metric = entry.display
     ROWS += [
@@ -188,31 +174,79 @@ def fmt(value, pattern: str) -> str:
     return pattern.format(value) if isinstance(value, (int, float)) else str(value)
 
 
-def table(reports: Path = ROOT / "reports") -> str:
-    lines = ["| figure | value | anchor | report |", "|---|---:|---|---|"]
-    for report, label, key, pattern, anchor_text, anchor_key in ROWS:
+HEADLINE = {  # the README's rows, by report: at most a dozen, each read against its anchor
+    "01_sentence_encoder": ["STS-B Spearman x100", "lowest cosine to fp32 over STS-B test sentences, int8 fast path"],
+    "02_multitask_heads": ["predict time, all tasks vs one task (one model)"],
+    "03_freezing_and_transfer": ["backbone frozen, heads on cached embeddings: TREC-6 / SST-2"],
+    "04_training_loop": [f"joint model, mean ± std over 3 seeds: {entry.display}" for entry in REGISTRY.values()],
+    "benchmark": [f"encode speed-up vs sentence-transformers torch, int8 fast path, batch {b}" for b in (32, 128)],
+}  # fmt: skip
+TITLES = {
+    "01_sentence_encoder": "01 · sentence encoder",
+    "02_multitask_heads": "02 · multi-task heads",
+    "03_freezing_and_transfer": "03 · freezing and transfer",
+    "04_training_loop": "04 · training loop",
+    "benchmark": "make bench: speed",
+    "fast_path_levers": "the int8 path's runtime settings (scripts/fast_path_levers.py)",
+}
+
+
+def collect(reports: Path = ROOT / "reports") -> list[dict]:
+    """Every row, in report order: {"report", "figure", "value", "anchor", "source"}."""
+    rows = []
+    for report in TITLES:
         path = reports / f"{report}.json"
-        if not path.exists():
+        figures = json.loads(path.read_text()) if path.exists() else {}
+        if "rows" in figures:  # declared by the notebook
+            source = _source(reports, report, figures["settings"])
+            for entry in figures["rows"]:
+                named = any(word in entry["figure"].split() for word in ("dev", "test"))  # the label names its split
+                split = f" ({entry['split']})" if entry["split"] and not named else ""
+                rows.append({"report": report, "figure": entry["figure"], "label": f"{entry['figure']}{split}",
+                             "value": entry["value"], "anchor": entry["anchor"], "source": source})  # fmt: skip
             continue
-        figures = json.loads(path.read_text())
-        settings = figures["settings"]
-        try:
-            value = fmt(lookup(figures, key), pattern)
-            anchor = f"{fmt(lookup(figures, anchor_key), pattern)} ({anchor_text})" if anchor_key else "-"
-        except KeyError:
-            if settings["profile"] == "quick":  # a variant the quick profile does not run
-                continue
-            raise
-        rendered = f"reports/{report}.html" if (reports / f"{report}.html").exists() else f"reports/{report}.json"
-        source = f"[{report}]({rendered}) ({settings['profile']} profile)"
-        lines.append(f"| {label} | {value} | {anchor} | {source} |")
+        for _, label, key, pattern, anchor_text, anchor_key in (r for r in ROWS if r[0] == report and figures):
+            try:
+                value = fmt(lookup(figures, key), pattern)
+                anchor = f"{fmt(lookup(figures, anchor_key), pattern)} ({anchor_text})" if anchor_key else "-"
+            except KeyError:
+                if figures["settings"]["profile"] == "quick":  # a variant the quick profile does not run
+                    continue
+                raise
+            rows.append({"report": report, "figure": label, "label": label, "value": value, "anchor": anchor,
+                         "source": _source(reports, report, figures["settings"])})  # fmt: skip
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| figure | value | anchor | report |", "|---|---:|---|---|"]
+    lines += [f"| {r['label']} | {r['value']} | {r['anchor']} | {r['source']} |" for r in rows]
     return "\n".join(lines)
 
 
-def updated(readme: str, reports: Path = ROOT / "reports") -> str:
+def headline(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["figure"] in HEADLINE.get(r["report"], [])]
+
+
+def results_page(rows: list[dict]) -> str:
+    """reports/RESULTS.md: every figure, one table per report."""
+    parts = ["# Results", "", "Every figure the reports quote, generated by `scripts/results_table.py` from `reports/*.json`;",
+             "each row says the split it comes from where it is an evaluation (choices are made on dev, test is scored",
+             "once). The README shows the headline rows.", ""]  # fmt: skip
+    for report in dict.fromkeys(r["report"] for r in rows):
+        parts += [f"## {TITLES.get(report, report)}", "", table([r for r in rows if r["report"] == report]), ""]
+    return "\n".join(parts)
+
+
+def _source(reports: Path, report: str, settings: dict) -> str:
+    rendered = f"{report}.html" if (reports / f"{report}.html").exists() else f"{report}.json"
+    return f"[{report}](reports/{rendered}) ({settings['profile']} profile)"
+
+
+def updated(readme: str, rows: list[dict]) -> str:
     head, _, rest = readme.partition(BEGIN)
     _, _, tail = rest.partition(END)
-    return f"{head}{BEGIN}\n{table(reports)}\n{END}{tail}"
+    return f"{head}{BEGIN}\n{table(headline(rows))}\n{END}{tail}"
 
 
 if __name__ == "__main__":
@@ -224,9 +258,13 @@ if __name__ == "__main__":
     readme = args.readme.read_text()
     if BEGIN not in readme or END not in readme:
         sys.exit(f"{args.readme}: markers {BEGIN} / {END} not found")
-    new = updated(readme, args.reports)
+    rows = collect(args.reports)
+    outputs = {
+        args.readme: updated(readme, rows),
+        args.reports / "RESULTS.md": results_page(rows).replace("](reports/", "]("),
+    }
     if args.check:
-        sys.exit(
-            0 if new == readme else f"{args.readme}: results table is out of date; run python scripts/results_table.py"
-        )
-    args.readme.write_text(new)
+        stale = [str(p) for p, text in outputs.items() if not p.exists() or p.read_text() != text]
+        sys.exit(f"out of date: {', '.join(stale)}; run python scripts/results_table.py" if stale else 0)
+    for path, text in outputs.items():
+        path.write_text(text)

@@ -33,3 +33,31 @@ def test_layout_names_every_tracked_top_level_entry_and_module():
     assert not missing, f"README layout does not name {missing}"
     modules = sorted(Path(f).name for f in files if f.startswith("mtl/") and f.endswith(".py") and "__init__" not in f)
     assert modules and [m for m in modules if m not in layout] == []
+
+
+def test_the_python_example_runs(tmp_path, monkeypatch):
+    """The README's Python block, as a reader would paste it, with the training cut to a few steps on a few rows."""
+    import mtl
+
+    block = (ROOT / "README.md").read_text().split("```python\n", 1)[1].split("```", 1)[0]
+    assert "mtl.TrainConfig(steps=2200" in block and '"models/joint' in block
+    block = block.replace("steps=2200", "steps=2, batch_size=4").replace('"models/joint', f'"{tmp_path}/joint')
+    load_split = mtl.load_split
+    monkeypatch.setattr(mtl, "load_split", lambda task, split: tuple(part[:8] for part in load_split(task, split)))
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["vectors"].shape == (2, 384)
+    assert set(namespace["model"].tasks) == {"question_type", "sentiment", "ner"}
+    assert (tmp_path / "joint" / "best" / "config.json").exists()
+
+
+def test_the_entry_page_is_what_report_index_makes_and_links_every_report():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import report_index
+    finally:
+        sys.path.pop(0)
+    page = report_index.page(ROOT / "reports")
+    assert (ROOT / "reports" / "index.html").read_text() == page, "run python scripts/report_index.py"
+    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert f"href='{notebook.stem}.html'" in page
