@@ -19,7 +19,7 @@ One module per part, each readable top to bottom:
 
 from mtl.data import data_dir, load_stsb
 from mtl.encoder import SentenceEncoder, default_model_path
-from mtl.heads import cached_features, fit_head
+from mtl.heads import cached_features, fit_head, linear_probe
 from mtl.kinds import KINDS
 from mtl.multitask import MultiTaskModel, evaluate, evaluate_with_counts, layers
 from mtl.tasks import REGISTRY, Task, TaskData, declare_tasks, load_split, register
@@ -43,6 +43,7 @@ __all__ = [
     "evaluate_with_counts",
     "fit_head",
     "layers",
+    "linear_probe",
     "load_split",
     "load_stsb",
     "parameter_groups",

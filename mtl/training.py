@@ -101,6 +101,26 @@ def parameter_groups(model: MultiTaskModel, config: TrainConfig) -> list[dict]:
     return list(groups.values())
 
 
+def encoder_snapshot(model: MultiTaskModel) -> dict[str, torch.Tensor]:
+    """A copy of the encoder's weights, to measure later how far training moved them (`drift`)."""
+    return {name: param.detach().clone() for name, param in model.encoder.named_parameters()}
+
+
+def drift(model: MultiTaskModel, snapshot: dict[str, torch.Tensor]) -> dict[str, float]:
+    """How far each encoder group moved from `snapshot`: ||W - W0|| / ||W0|| over the group's weights, by the
+    groups of parameter_group_name ("embeddings", "layer.0", ...; the unused pooler left out). What layer-wise rates
+    are meant to keep small in the lower layers."""
+    moved, size = {}, {}
+    for name, param in model.encoder.named_parameters():
+        group = parameter_group_name("encoder." + name)
+        if group == "pooler":
+            continue
+        start = snapshot[name].to(param.device)
+        moved[group] = moved.get(group, 0.0) + float((param.detach() - start).pow(2).sum())
+        size[group] = size.get(group, 0.0) + float(start.pow(2).sum())
+    return {group: (moved[group] / size[group]) ** 0.5 for group in moved}
+
+
 def task_probabilities(sizes: dict[str, int], sampling: str, temperature: float = 2.0) -> dict[str, float]:
     """p(task) per step: proportional to n, to n ** (1/T), or equal (round_robin, which also cycles in order)."""
     if sampling == "proportional":

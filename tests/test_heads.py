@@ -47,3 +47,22 @@ def test_heads_on_cached_embeddings_match_training_through_the_frozen_encoder():
     assert not model.encoder.training and head.training
     for (name, cached), through in zip(cached_head.named_parameters(), head.parameters()):
         torch.testing.assert_close(cached, through, atol=1e-5, rtol=0, msg=name)
+
+
+def test_the_linear_probe_is_the_logistic_regression_it_fits(encoder):
+    """The probe's head gives scikit-learn's own predictions, for a two-class and a six-class task."""
+    from sklearn.linear_model import LogisticRegression
+
+    for name in ("sentiment", "question_type"):
+        task = next(t for t in mtl.declare_tasks() if t.name == name)
+        inputs, labels = mtl.load_split(name, "train")
+        inputs, labels = inputs[:300], labels[:300]
+        probe = mtl.linear_probe(encoder, task, inputs, labels)
+        features, ids = mtl.cached_features(encoder, task, inputs, labels)
+        expected = LogisticRegression(max_iter=1000, C=mtl.heads.PROBE_C).fit(features.numpy(), ids.numpy())
+        with torch.inference_mode():
+            logits = probe.heads[name](features)
+        assert logits.argmax(1).tolist() == expected.predict(features.numpy()).tolist()
+        assert [p[name]["label"] for p in probe.predict(inputs[:20])] == [
+            task.labels[i] for i in expected.predict(features[:20].numpy())
+        ]

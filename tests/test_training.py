@@ -282,3 +282,16 @@ def test_checkpoints_are_chosen_by_the_registry_metric(monkeypatch):
     monkeypatch.setitem(mtl.REGISTRY, "sentiment", dataclasses.replace(mtl.REGISTRY["sentiment"], metric="macro_f1"))
     assert training.selection_metric(task) == "macro_f1"
     assert training.selection_metric(mtl.Task("unregistered", "token", ["O"])) == "f1"
+
+
+def test_drift_measures_how_far_each_group_moved():
+    model = fresh_model()
+    before = training.encoder_snapshot(model)
+    assert set(training.drift(model, before).values()) == {0.0}
+    with torch.no_grad():
+        for name, param in model.encoder.named_parameters():
+            if multitask.parameter_group_name("encoder." + name) == "layer.0":
+                param.mul_(1.1)  # every weight of layer 0 moves by 10% of itself
+    moved = training.drift(model, before)
+    assert moved["layer.0"] == pytest.approx(0.1, rel=1e-4)
+    assert all(value == 0.0 for group, value in moved.items() if group != "layer.0")
