@@ -26,7 +26,7 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 # (notebook report, figure, key path, format, anchor text, anchor key path or None), one row a line
 # fmt: off
-ROWS = []  # notebooks 01 and 02 declare their own rows
+ROWS = []  # notebooks 01 and 02 and the benchmark declare their own rows
 for name, entry in REGISTRY.items():
     metric = entry.display
     ROWS += [
@@ -93,62 +93,6 @@ ROWS += [
      "ner_decoding.ner.raw_text_f1", "{:.2f}", "on the words", "ner_decoding.ner.viterbi_f1"),
 ]
 
-N = len(REGISTRY)  # the benchmark's predict rows run every registered task
-INT8, ST = "encode.this project, int8 (OpenVINO)", "encode.sentence-transformers (torch)"
-ORT_FP32, OV_FP32 = "encode.this project, fp32 (ONNX Runtime)", "encode.this project, fp32 (OpenVINO)"
-for batch in (32, 128):
-    ROWS += [
-        ("benchmark", f"encode sentences/s, int8 fast path, batch {batch} (STS-B test)",
-         f"{INT8}.batch {batch}.sentences_per_s", "{:.0f}", "sentence-transformers torch, same run",
-         f"{ST}.batch {batch}.sentences_per_s"),
-        ("benchmark", f"encode speed-up vs sentence-transformers torch, int8 fast path, batch {batch}",
-         f"{INT8}.batch {batch}.ratio_to_sentence_transformers", "{:.2f}x", "goal",
-         "goals.speedup_vs_sentence_transformers"),
-        ("benchmark", f"encode speed-up vs sentence-transformers torch, ONNX Runtime fp32 (no quantisation), batch {batch}",
-         f"{ORT_FP32}.batch {batch}.ratio_to_sentence_transformers", "{:.2f}x", None, None),
-        ("benchmark", f"encode speed-up vs sentence-transformers torch, OpenVINO fp32 (no quantisation), batch {batch}",
-         f"{OV_FP32}.batch {batch}.ratio_to_sentence_transformers", "{:.2f}x", None, None),
-        ("benchmark", f"STS-B test Spearman, int8 fast path, batch {batch}", f"{INT8}.batch {batch}.stsb_test_spearman",
-         "{:.2f}", "sentence-transformers torch", f"{ST}.batch {batch}.stsb_test_spearman"),
-    ]
-ROWS += [
-    ("benchmark", "int8 vs fp32 embedding cosine, lowest over STS-B test sentences", f"{INT8}.batch 32.min_cosine_to_fp32",
-     "{:.3f}", "goal", "goals.min_cosine_per_sentence"),
-    ("benchmark", "int8 vs fp32 embedding cosine, mean over STS-B test sentences", f"{INT8}.batch 32.mean_cosine_to_fp32",
-     "{:.4f}", None, None),
-]
-PER_BATCH = "encode.int8, one activation scale per batch (ONNX Runtime)"  # quantize_dynamic, as sentence-transformers exports it
-for batch in (32, 128):
-    ROWS.append(("benchmark", f"int8 with one activation scale per batch: speed-up vs sentence-transformers torch, batch {batch}",
-                 f"{PER_BATCH}.batch {batch}.ratio_to_sentence_transformers", "{:.2f}x", "int8 fast path",
-                 f"{INT8}.batch {batch}.ratio_to_sentence_transformers"))
-ROWS += [
-    ("benchmark", "int8 with one activation scale per batch: lowest cosine to fp32", f"{PER_BATCH}.batch 32.min_cosine_to_fp32",
-     "{:.3f}", "goal", "goals.min_cosine_per_sentence"),
-    ("benchmark", f"multi-task predict time, {N} tasks on the int8 path, relative to 1 task in fp32",
-     f"predict.{N} task(s), int8 encoder.ratio_to_1_task", "{:.2f}x", f"{N} tasks in fp32",
-     f"predict.{N} task(s).ratio_to_1_task"),
-    ("benchmark", "fp32 encoder GFLOP/s", "flops.encoder_gflop_per_s", "{:.1f}", "1024x1024 matmul, same run",
-     "flops.matmul_1024_gflop_per_s"),
-    ("benchmark", f"multi-task predict, {N} tasks vs 1 task", f"predict.{N} task(s).ratio_to_1_task", "{:.2f}x",
-     f"{N} separate models", f"predict.{N} separate models.ratio_to_1_task"),
-    ("benchmark", "training sentences/s, heads on cached embeddings", "training.cached_heads_sentences_per_s", "{:.0f}",
-     "fine-tuning", "training.fine_tuning_sentences_per_s"),
-    ("benchmark", "predict on raw text, time relative to the previous predict (whitespace words, argmax tags), fp32",
-     "predict_raw_text_cost.fp32", "{:.3f}x", "goal", "goals.predict_raw_text_cost_at_most"),
-    ("benchmark", "predict on raw text, time relative to the previous predict, int8 path", "predict_raw_text_cost.int8",
-     "{:.3f}x", "goal", "goals.predict_raw_text_cost_at_most"),
-    ("benchmark", "training sentences/s on 2 processes (torchrun, gloo; the 2 cores split between them)",
-     "training_processes.2 process(es).sentences_per_s", "{:.0f}", "1 process, same run",
-     "training_processes.1 process(es).sentences_per_s"),
-    ("benchmark", "int8 fast path, batch 32: share of the OpenVINO graph's time in the int8 weight products",
-     "fast_path_profile.weight_products_share_of_graph", "{:.2f}", None, None),
-    ("benchmark", "int8 fast path, batch 32: speed-up bound if the weight products took no time",
-     "fast_path_profile.speedup_bound_if_weight_products_took_no_time", "{:.1f}x", "goal",
-     "goals.speedup_vs_sentence_transformers"),
-    ("benchmark", "peak memory growth encoding 50,000 short sentences, MB", "peak_memory.50000.peak_rss_growth_mb",
-     "{:.1f}", "10,000 sentences", "peak_memory.10000.peak_rss_growth_mb"),
-]
 LEVERS = ROOT / "reports" / "fast_path_levers.json"  # one row per OpenVINO lever that ran (scripts/fast_path_levers.py)
 SHIPPED_LEVER = "fast path as shipped"
 SHIPPED = f"levers.{SHIPPED_LEVER}"
