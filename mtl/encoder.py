@@ -203,11 +203,6 @@ class SentenceEncoder(nn.Module):
     def dim(self) -> int:
         return self.backbone.config.hidden_size
 
-    @property
-    def settings(self) -> dict:
-        """What a saved model needs besides its weights to encode as this one does."""
-        return {"pooling": self.pooling, "normalize": self.normalize, "max_seq_length": self.max_seq_length}
-
     def tokenize(self, texts, is_split_into_words=False):
         """Padded, truncated model inputs for a batch of strings (or of word lists)."""
         return self.tokenizer(
@@ -305,7 +300,7 @@ class Tokenized:
     CHUNK = 1024  # inputs tokenised together: the tokeniser's per-input objects live for one chunk only
 
     def __init__(self, encoder: SentenceEncoder, inputs: list, is_split_into_words: bool = False):
-        self.encoder, self.is_split_into_words = encoder, is_split_into_words
+        self.encoder = encoder
         names = [n for n in ("input_ids", "token_type_ids") if n in encoder.tokenizer.model_input_names]
         chunks, self.lengths, self.word_ids, self.words_cut = {n: [] for n in names}, [], [], []
         for start in range(0, len(inputs), self.CHUNK):
