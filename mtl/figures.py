@@ -73,10 +73,7 @@ def paired_bootstrap(counts_a: np.ndarray, counts_b: np.ndarray, rounds: int = B
         raise ValueError(f"the arms were scored on different examples: {counts_a.shape} vs {counts_b.shape}")
     n = len(counts_a)
     weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=rounds)  # each row: one resample
-    differences = metric(weights @ counts_a) - metric(weights @ counts_b)
-    tail = (1 - LEVEL) / 2
-    low, high = np.quantile(differences, [tail, 1 - tail])
-    return float(low), float(high)
+    return _interval(metric(weights @ counts_a) - metric(weights @ counts_b))
 
 
 def bootstrap_statistic(statistic, predictions_a, predictions_b, gold, rounds: int = 1000, seed: int = 0):
@@ -89,6 +86,11 @@ def bootstrap_statistic(statistic, predictions_a, predictions_b, gold, rounds: i
     for _ in range(rounds):
         idx = rng.integers(0, len(gold), len(gold))
         differences.append(statistic(predictions_a[idx], gold[idx]) - statistic(predictions_b[idx], gold[idx]))
+    return _interval(differences)
+
+
+def _interval(differences) -> tuple[float, float]:
+    """The central LEVEL interval of bootstrap differences."""
     tail = (1 - LEVEL) / 2
     low, high = np.quantile(differences, [tail, 1 - tail])
     return float(low), float(high)
