@@ -37,7 +37,6 @@ def write_report(name: str, figures: dict, rows: list[dict] | None = None) -> Pa
     """Check a report's relations and comparisons, then write its figures to REPORTS_DIR/name.json with the settings
     that produced them. rows: the report's lines for the README and RESULTS tables (see `row`), declared by the
     notebook beside the figures they quote."""
-
     meta = {
         "profile": PROFILE,
         "data": os.path.relpath(data_dir(), PROJECT_ROOT),
@@ -160,25 +159,42 @@ def _heads_02(figures: dict, checks: list) -> None:
         seconds["one model, all tasks"],
         seconds["one model, one task"],
     )
-    _ratio_check(figures, checks, "separate vs one model", "separate_models_vs_multitask", seconds["separate single-task models"],
-          seconds["one model, all tasks"])  # fmt: skip
+    _ratio_check(
+        figures,
+        checks,
+        "separate vs one model",
+        "separate_models_vs_multitask",
+        seconds["separate single-task models"],
+        seconds["one model, all tasks"],
+    )
 
 
 def _levers(figures: dict, checks: list) -> None:
     """The fast path's levers: each ratio against sentence-transformers timed in the same rounds."""
-    # each lever against sentence-transformers timed in the same interleaved rounds
     for lever, batches in figures["levers"].items():
         for batch, row in batches.items():
             if batch != "unavailable":
-                _ratio_check(figures, checks, f"{lever}, {batch}", f"levers.{lever}.{batch}.ratio_to_sentence_transformers",
-                      row["sentences_per_s"], row["sentence_transformers_sentences_per_s"])  # fmt: skip
+                _ratio_check(
+                    figures,
+                    checks,
+                    f"{lever}, {batch}",
+                    f"levers.{lever}.{batch}.ratio_to_sentence_transformers",
+                    row["sentences_per_s"],
+                    row["sentence_transformers_sentences_per_s"],
+                )
 
 
 def _transfer_03(figures: dict, checks: list) -> None:
     """Notebook 03: the cached-heads speed-up and the reference's seed summaries."""
     cached = figures["cached_heads"]
-    _ratio_check(figures, checks, "cached heads per epoch", "cached_heads.speedup_per_epoch_vs_finetuning", cached["finetuning_epoch_seconds"],
-          cached["cached_epoch_seconds"])  # fmt: skip
+    _ratio_check(
+        figures,
+        checks,
+        "cached heads per epoch",
+        "cached_heads.speedup_per_epoch_vs_finetuning",
+        cached["finetuning_epoch_seconds"],
+        cached["cached_epoch_seconds"],
+    )
     for task, summary in figures["reference_seeds"].items():
         _seeds(checks, f"reference {task}", summary)
 
@@ -193,12 +209,18 @@ def _training_04_summaries(figures: dict, checks: list) -> None:
         checks.append((key, figures["llrd_vs_uniform"][key], mean, 0.005 + _half_unit(mean) + 0.005))
     _minutes(checks, "training minutes", figures)
     step = figures["step_seconds"]
-    _ratio_check(figures, checks, "frozen embeddings per step", "frozen_embeddings_step_speedup", step["embeddings trained"],
-          step["embeddings frozen"])  # fmt: skip
+    _ratio_check(
+        figures,
+        checks,
+        "frozen embeddings per step",
+        "frozen_embeddings_step_speedup",
+        step["embeddings trained"],
+        step["embeddings frozen"],
+    )
 
 
 def _benchmark(figures: dict, checks: list) -> None:
-    """make bench: every ratio against its reference row, the fast-path profile and the FLOP share."""
+    """make bench: every ratio against its reference row (encode, predict, raw-text cost, training processes)."""
     for engine, batches in figures["encode"].items():
         for batch, row in batches.items():
             if batch != "unavailable":
