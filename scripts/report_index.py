@@ -61,7 +61,7 @@ def page(reports: Path) -> str:
     bench = [row for row in collect(reports) if row["report"] == "benchmark"]
     if bench:
         speed = [row for row in bench if "speed-up" in row["figure"] or "lowest cosine" in row["figure"]]
-        parts += ["<section><h2>Speed (make bench)</h2>", MARKDOWN(table(speed).replace("](reports/", "](")),
+        parts += ["<section><h2>Speed (make bench)</h2>", MARKDOWN(table(speed)),
                   "<p class='meta'>The machine and every setting are in benchmark.json.</p></section>"]  # fmt: skip
     parts.append("</body></html>")
     return "\n".join(parts)

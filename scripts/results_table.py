@@ -136,7 +136,8 @@ TITLES = {
 
 
 def collect(reports: Path = ROOT / "reports") -> list[dict]:
-    """Every row, in report order: {"report", "figure", "value", "anchor", "source"}."""
+    """Every row, in report order: {"report", "figure", "label", "value", "anchor", "source"}, the source being the
+    report's file name (HTML when rendered) and profile; `table` makes it a link."""
     rows = []
     for report in TITLES:
         path = reports / f"{report}.json"
@@ -162,9 +163,13 @@ def collect(reports: Path = ROOT / "reports") -> list[dict]:
     return rows
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], folder: str = "") -> str:
+    """A markdown table of rows, each linking its report at `folder` + file name (relative to where it is read)."""
     lines = ["| figure | value | anchor | report |", "|---|---:|---|---|"]
-    lines += [f"| {r['label']} | {r['value']} | {r['anchor']} | {r['source']} |" for r in rows]
+    for r in rows:
+        file, profile = r["source"]
+        link = f"[{r['report']}]({folder}{file}) ({profile} profile)"
+        lines.append(f"| {r['label']} | {r['value']} | {r['anchor']} | {link} |")
     return "\n".join(lines)
 
 
@@ -182,15 +187,15 @@ def results_page(rows: list[dict]) -> str:
     return "\n".join(parts)
 
 
-def _source(reports: Path, report: str, settings: dict) -> str:
+def _source(reports: Path, report: str, settings: dict) -> tuple[str, str]:
     rendered = f"{report}.html" if (reports / f"{report}.html").exists() else f"{report}.json"
-    return f"[{report}](reports/{rendered}) ({settings['profile']} profile)"
+    return rendered, settings["profile"]
 
 
 def updated(readme: str, rows: list[dict]) -> str:
     head, _, rest = readme.partition(BEGIN)
     _, _, tail = rest.partition(END)
-    return f"{head}{BEGIN}\n{table(headline(rows))}\n{END}{tail}"
+    return f"{head}{BEGIN}\n{table(headline(rows), folder='reports/')}\n{END}{tail}"
 
 
 if __name__ == "__main__":
@@ -205,7 +210,7 @@ if __name__ == "__main__":
     rows = collect(args.reports)
     outputs = {
         args.readme: updated(readme, rows),
-        args.reports / "RESULTS.md": results_page(rows).replace("](reports/", "]("),
+        args.reports / "RESULTS.md": results_page(rows),
     }
     if args.check:
         stale = [str(p) for p, text in outputs.items() if not p.exists() or p.read_text() != text]
