@@ -181,14 +181,14 @@ class MultiTaskModel(nn.Module):
                 for rule, names in passes:
                     logits |= {name: value.cpu() for name, value in self(rule.rows(idx), names).items()}
                 for kind, names in by_kind.items():
-                    width = logits[names[0]].shape[1] if kind == "token" else 0
-                    word_ids = tokens[kind].row_word_ids(idx, width) if KINDS[kind].split_into_words else None
+                    split = KINDS[kind].split_into_words
+                    word_ids = tokens[kind].row_word_ids(idx, logits[names[0]].shape[1]) if split else None
                     n_words = [len(word_lists[i]) for i in idx] if word_lists else None
                     for name in names:
                         decoded = KINDS[kind].decode(self.tasks[name], logits[name], word_ids, n_words, decoding)
                         for i, result in zip(idx, decoded):
                             results[i][name] = result
-        cut = sum(tokens["token"].words_cut) if "token" in tokens else 0
+        cut = sum(sum(t.words_cut) for t in tokens.values())
         if cut:
             warnings.warn(
                 f"{cut} word(s) beyond max_seq_length={self.encoder.max_seq_length} were not read", stacklevel=3
@@ -269,17 +269,29 @@ def evaluate(
 ) -> dict[str, float]:
     """Per-task metrics x100: accuracy and macro-F1 (sentence tasks), entity-level P/R/F1 with seqeval (token tasks,
     on the given words, tags decoded as `decoding` says)."""
-    return evaluate_with_counts(model, task, inputs, labels, batch_size, decoding, stacklevel=3)[0]
+    kind = KINDS[model.tasks[task].kind]
+    predicted = _predicted(model, task, inputs, batch_size, decoding)
+    return {name: 100 * float(value) for name, value in kind.score(labels, predicted).items()}
 
 
 def evaluate_with_counts(
-    model: MultiTaskModel, task: str, inputs: list, labels: list, batch_size: int = 64, decoding: str = "viterbi",
-    stacklevel: int = 2,
-) -> tuple[dict[str, float], np.ndarray]:  # fmt: skip
+    model: MultiTaskModel, task: str, inputs: list, labels: list, batch_size: int = 64, decoding: str = "viterbi"
+) -> tuple[dict[str, float], np.ndarray]:
     """evaluate's metrics, and the per-example counts that mtl.figures' paired bootstrap resamples: (correct, 1) per
     sentence for sentence tasks, (true positives, false positives, false negatives) per sentence for token tasks."""
     from mtl.figures import accuracy_counts, entity_counts
 
+    kind = KINDS[model.tasks[task].kind]
+    predicted = _predicted(model, task, inputs, batch_size, decoding)
+    metrics = {name: 100 * float(value) for name, value in kind.score(labels, predicted).items()}
+    if kind.split_into_words:
+        return metrics, entity_counts(labels, [p["tags"] for p in predicted])
+    return metrics, accuracy_counts(labels, [p["label"] for p in predicted])
+
+
+def _predicted(model: MultiTaskModel, task: str, inputs: list, batch_size: int, decoding: str) -> list[dict]:
+    """One task's decoded outputs for evaluation inputs (sentences, or word lists for token tasks); a warning about
+    unread words names the task and points at the caller of evaluate."""
     kind = KINDS[model.tasks[task].kind]
     texts = [" ".join(x) for x in inputs] if kind.split_into_words else check_texts(inputs, "inputs")
     with warnings.catch_warnings(record=True) as caught:  # re-raised below so that it points at the caller
@@ -287,8 +299,5 @@ def evaluate_with_counts(
         words = inputs if kind.split_into_words else None
         predicted = [r[task] for r in model._infer([task], texts, words, batch_size, decoding)]
     for w in caught:
-        warnings.warn(f"{task}: {w.message}", w.category, stacklevel=stacklevel)
-    metrics = {name: 100 * float(value) for name, value in kind.score(labels, predicted).items()}
-    if kind.split_into_words:
-        return metrics, entity_counts(labels, [p["tags"] for p in predicted])
-    return metrics, accuracy_counts(labels, [p["label"] for p in predicted])
+        warnings.warn(f"{task}: {w.message}", w.category, stacklevel=3)
+    return predicted
