@@ -115,15 +115,31 @@ def compare(
     values_a, values_b: each arm's figure per seed (3 or more). counts_a, counts_b: each arm's per-example counts
     (summed over its seeds, or of one representative run) on the same evaluation examples, for the bootstrap; without
     them only the seed spread is checked, and the result says so. pooled_std: the std of one run pooled over every arm
-    of the setting, when an arm's own few seeds understate it.
+    of the setting; the larger of it and the two arms' own pooled std is used, so that three tight seeds cannot
+    understate the noise.
     """
     a, b = seed_summary(values_a, 6), seed_summary(values_b, 6)
     if min(a["n"], b["n"]) < 3:
         raise ValueError(f"the noise rule needs at least 3 seeds per arm, got {a['n']} and {b['n']}")
-    std = pooled_std if pooled_std is not None else float(np.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2))
-    difference = a["mean"] - b["mean"]
+    std = max(float(np.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)), pooled_std or 0.0)
+    return _judge(a["mean"] - b["mean"], std, [a["n"], b["n"]], counts_a, counts_b, digits)
+
+
+def compare_fixed(values, fixed: float, counts=None, fixed_counts=None, pooled_std: float | None = None, digits=2):
+    """A trained arm (3 or more seeds) against a deterministic one (the same figure whatever the seed: a probe fitted
+    by a convex solver, an untrained model): the seed noise is the trained arm's own std, or pooled_std if larger."""
+    a = seed_summary(values, 6)
+    if a["n"] < 3:
+        raise ValueError(f"the noise rule needs at least 3 seeds for the trained arm, got {a['n']}")
+    return _judge(
+        a["mean"] - float(fixed), max(a["std"], pooled_std or 0.0), [a["n"], 1], counts, fixed_counts, digits
+    )
+
+
+def _judge(difference: float, std: float, n: list, counts_a, counts_b, digits: int) -> dict:
+    """The rule itself: beyond twice the seed std, and a paired bootstrap interval that excludes zero."""
     seed_noise = 2 * std
-    result = {"difference": round(difference, digits), "seed_std": round(std, digits), "n": [a["n"], b["n"]],
+    result = {"difference": round(difference, digits), "seed_std": round(std, digits), "n": n,
               "seed_noise": round(seed_noise, digits)}  # fmt: skip
     beyond_seeds = abs(difference) > seed_noise
     if counts_a is None:

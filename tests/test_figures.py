@@ -52,6 +52,25 @@ def test_a_finding_needs_both_the_seed_spread_and_the_bootstrap():
     assert not pooled["finding"] and pooled["seed_noise"] == 1.3
 
 
+def test_a_pooled_std_is_a_floor_not_a_replacement():
+    noisy_pair = figures.compare([90.0, 86.0, 94.0], [89.0, 85.0, 93.0], pooled_std=0.5)
+    assert noisy_pair["seed_std"] == 4.0  # the pair's own spread, larger than the setting's
+    assert figures.compare([90.0, 90.01, 90.02], [89.5, 89.51, 89.52], pooled_std=0.65)["seed_std"] == 0.65
+
+
+def test_a_trained_arm_against_a_deterministic_one():
+    rng = np.random.default_rng(2)
+    truth = rng.random(500) < 0.85
+    counts_trained = figures.accuracy_counts(truth | (rng.random(500) < 0.5), [True] * 500)
+    counts_probe = figures.accuracy_counts(truth, [True] * 500)
+    clear = figures.compare_fixed([92.0, 92.4, 91.8], 85.0, counts_trained, counts_probe)
+    assert clear["finding"] and clear["n"] == [3, 1] and clear["difference"] == 7.07
+    inside = figures.compare_fixed([92.0, 86.0, 98.0], 90.0, counts_trained, counts_probe)
+    assert not inside["finding"] and inside["seed_noise"] == 12.0
+    with pytest.raises(ValueError, match="at least 3 seeds"):
+        figures.compare_fixed([1.0, 2.0], 1.0)
+
+
 def test_fewer_than_three_seeds_is_refused():
     with pytest.raises(ValueError, match="at least 3 seeds"):
         figures.compare([1.0, 2.0], [1.0, 2.0, 3.0])
