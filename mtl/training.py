@@ -23,7 +23,7 @@ from mtl.multitask import GROUP_FORMS, MultiTaskModel, evaluate, parameter_group
 from mtl.runtime import progress
 from mtl.tasks import REGISTRY, Task
 
-SAMPLING = ("proportional", "temperature", "round_robin")
+SAMPLING = ("proportional", "temperature", "round_robin", "all")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 
 
@@ -33,10 +33,12 @@ class TrainConfig:
 
     steps: int = 1000
     batch_size: int = 32
-    sampling: str = "proportional"  # which task each step trains: "proportional", "temperature" or "round_robin"
+    sampling: str = "proportional"  # which task each step trains: "proportional", "temperature", "round_robin", or
+    # "all": every task at every step, their weighted losses summed into one backward pass
     temperature: float = 2.0  # for "temperature": p(task) proportional to n_task ** (1 / temperature)
     loss_weights: dict = field(default_factory=dict)  # task -> weight on its loss (default 1.0)
     head_lr: float = 1e-3
+    head_lrs: dict = field(default_factory=dict)  # task -> its head's rate, where it differs from head_lr
     encoder_lr: float = 1e-4  # the top encoder layer; each layer below gets layer_decay times the one above
     layer_decay: float = 0.9  # 1.0 = one uniform rate for the whole encoder
     weight_decay: float = 0.01  # not applied to biases and LayerNorm weights
@@ -91,7 +93,7 @@ def parameter_groups(model: MultiTaskModel, config: TrainConfig) -> list[dict]:
             continue
         group = parameter_group_name(name)
         if group.startswith("head."):
-            lr = config.head_lr
+            lr = config.head_lrs.get(group.removeprefix("head."), config.head_lr)
         else:
             lr = config.encoder_lr * config.layer_decay ** (n_layers - depth[group])
         no_decay = param.dim() < 2
@@ -122,7 +124,10 @@ def drift(model: MultiTaskModel, snapshot: dict[str, torch.Tensor]) -> dict[str,
 
 
 def task_probabilities(sizes: dict[str, int], sampling: str, temperature: float = 2.0) -> dict[str, float]:
-    """p(task) per step: proportional to n, to n ** (1/T), or equal (round_robin, which also cycles in order)."""
+    """p(task) per step: proportional to n, to n ** (1/T), or equal (round_robin, which also cycles in order); under
+    "all" every task trains at every step, so each has probability 1."""
+    if sampling == "all":
+        return {t: 1.0 for t in sizes}
     if sampling == "proportional":
         weights = {t: float(n) for t, n in sizes.items()}
     elif sampling == "temperature":
@@ -138,6 +143,8 @@ def task_probabilities(sizes: dict[str, int], sampling: str, temperature: float 
 def task_schedule(sizes: dict[str, int], config: TrainConfig) -> list[str]:
     """The task trained at each step, fixed in advance by the seed (so a resumed run follows the same plan)."""
     names = list(sizes)
+    if config.sampling == "all":
+        return ["+".join(names)] * config.steps
     if config.sampling == "round_robin":
         return [names[step % len(names)] for step in range(config.steps)]
     p = task_probabilities(sizes, config.sampling, config.temperature)
@@ -198,6 +205,7 @@ class Run:
     trainable: list = field(default_factory=list)  # every parameter the optimiser moves
     shared: list = field(default_factory=list)  # the encoder's trainable parameters (summed across processes)
     running: dict = field(default_factory=dict)  # smoothed loss per task, for the progress bar
+    teachers: dict = field(default_factory=dict)  # task -> a trained model whose predictions the task distils
 
 
 def start_run(model: MultiTaskModel, train_data: dict, config: TrainConfig) -> Run:
@@ -226,20 +234,30 @@ def start_run(model: MultiTaskModel, train_data: dict, config: TrainConfig) -> R
 
 
 def train(
-    model: MultiTaskModel, train_data: dict, config: TrainConfig, dev_data: dict | None = None, resume: bool = False
+    model: MultiTaskModel,
+    train_data: dict,
+    config: TrainConfig,
+    dev_data: dict | None = None,
+    resume: bool = False,
+    teachers: dict | None = None,
 ) -> dict:
     """Train on {task: (inputs, labels)}, one task per step; evaluate on dev_data every config.eval_every steps.
 
+    teachers: {task: a trained model with that task}, for distillation with teacher annealing (Clark et al. 2019,
+    "BAM! Born-Again Multi-Task Networks"): the task's target is a mix of its gold labels and the teacher's predicted
+    distribution whose gold share grows linearly from 0 to 1 over the run (a resumed run needs the same teachers).
     Returns the history: losses per step, dev metrics per evaluation, steps per task, wall time. Under torchrun or
     accelerate launch every process takes its share of each batch (mtl/distributed.py); the first process evaluates
     and writes the checkpoints, and its history holds the evaluations.
     """
-    unknown = [t for t in config.loss_weights if t not in train_data]
-    if unknown:
-        raise ValueError(f"loss_weights names unknown task(s) {unknown}; training on {list(train_data)}")
+    for what, named in (("loss_weights", config.loss_weights), ("head_lrs", config.head_lrs), ("teachers", teachers)):
+        unknown = [t for t in named or {} if t not in train_data]
+        if unknown:
+            raise ValueError(f"{what} names unknown task(s) {unknown}; training on {list(train_data)}")
     rank = world()[0]
     torch.manual_seed(config.seed + rank)  # dropout: the first process draws what a single process would
     run = start_run(model, train_data, config)
+    run.teachers = {task: _teacher(model, task, teacher) for task, teacher in (teachers or {}).items()}
     checkpoints = Path(config.checkpoint_dir) if config.checkpoint_dir else None
     first_step = load_run(model, run, checkpoints / "last") if resume else 0
     train_mode(model)
@@ -263,19 +281,32 @@ def train(
 
 
 def training_step(model: MultiTaskModel, run: Run, config: TrainConfig, step: int, checkpoints: Path | None) -> None:
-    """One optimiser step on the scheduled task's next batch; raises TrainingDiverged on a non-finite loss."""
+    """One optimiser step on the scheduled task's next batch (every task's, under sampling "all"); raises
+    TrainingDiverged on a non-finite loss."""
     rank, n_procs = world()
-    task = run.schedule[step]
-    inputs, labels = run.streams[task].next()  # the whole batch, the same in every process
-    device = model.encoder.device
-    with torch.autocast(device.type, dtype=run.dtype, enabled=run.dtype is not None):  # the loss comes out fp32
-        loss, batch_loss = batch_losses(model, task, share(inputs, rank, n_procs), share(labels, rank, n_procs))
-    diverged = partial(_diverged, step=step + 1, task=task, checkpoints=checkpoints)
-    if not torch.isfinite(batch_loss):
-        raise diverged(f"loss is {batch_loss.item()}")
-    if loss.requires_grad:  # a short last batch may leave a process nothing to compute
-        run.scaler.scale(config.loss_weights.get(task, 1.0) * loss).backward()
-    sum_gradients(run.shared + [p for p in model.heads[task].parameters() if p.requires_grad])
+    tasks = list(run.streams) if config.sampling == "all" else [run.schedule[step]]
+    gold_share = (step + 1) / config.steps  # teacher annealing: the teachers' share falls to 0 at the last step
+    device, total, values = model.encoder.device, None, {}
+    for task in tasks:
+        inputs, labels = run.streams[task].next()  # the whole batch, the same in every process
+        with torch.autocast(device.type, dtype=run.dtype, enabled=run.dtype is not None):  # the loss comes out fp32
+            loss, batch_loss = batch_losses(
+                model,
+                task,
+                share(inputs, rank, n_procs),
+                share(labels, rank, n_procs),
+                run.teachers.get(task),
+                gold_share,
+            )
+        if not torch.isfinite(batch_loss):
+            raise _diverged(f"loss is {batch_loss.item()}", step=step + 1, task=task, checkpoints=checkpoints)
+        weighted = config.loss_weights.get(task, 1.0) * loss
+        total = weighted if total is None else total + weighted
+        values[task] = (batch_loss.item(), len(inputs))
+    diverged = partial(_diverged, step=step + 1, task="+".join(tasks), checkpoints=checkpoints)
+    if total.requires_grad:  # a short last batch may leave a process nothing to compute
+        run.scaler.scale(total).backward()
+    sum_gradients(run.shared + [p for t in tasks for p in model.heads[t].parameters() if p.requires_grad])
     run.scaler.unscale_(run.optimizer)  # clip the true gradients; a no-op without fp16
     grad_norm = torch.nn.utils.clip_grad_norm_(run.trainable, config.max_grad_norm)
     if not torch.isfinite(grad_norm) and not run.scaler.is_enabled():  # with fp16 the scaler skips such steps
@@ -287,15 +318,18 @@ def training_step(model: MultiTaskModel, run: Run, config: TrainConfig, step: in
     run.scaler.update()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
-    value = batch_loss.item()
-    run.history["loss"].append((step + 1, task, value))
-    run.history["task_steps"][task] += 1
-    run.history["examples"] += len(inputs)
-    run.running[task] = value if task not in run.running else 0.9 * run.running[task] + 0.1 * value
+    for task, (value, examples) in values.items():
+        run.history["loss"].append((step + 1, task, value))
+        run.history["task_steps"][task] += 1
+        run.history["examples"] += examples
+        run.running[task] = value if task not in run.running else 0.9 * run.running[task] + 0.1 * value
 
 
-def batch_losses(model: MultiTaskModel, task: str, inputs: list, labels: list) -> tuple[torch.Tensor, torch.Tensor]:
-    """(the loss this process back-propagates, the batch's mean loss). Cross-entropy; token tasks ignore -100.
+def batch_losses(
+    model: MultiTaskModel, task: str, inputs: list, labels: list, teacher=None, gold_share: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the loss this process back-propagates, the batch's mean loss). Cross-entropy; token tasks ignore -100. With a
+    teacher, the target is gold_share x the gold label + (1 - gold_share) x the teacher's predicted distribution.
 
     One process: both are the mean over the batch. N processes: this process's summed loss over its share divided by
     the number of targets in the whole batch, so that the gradients summed over processes are those of the mean."""
@@ -303,15 +337,31 @@ def batch_losses(model: MultiTaskModel, task: str, inputs: list, labels: list) -
         features, targets = collate(model, task, inputs, labels)
         logits = model(features, tasks=[task])[task]
         logits, targets = logits.reshape(-1, logits.shape[-1]), targets.to(logits.device).reshape(-1)
+        per_target = F.cross_entropy(logits, targets, ignore_index=-100, reduction="none")  # 0 where ignored
+        if teacher is not None and gold_share < 1.0:
+            with torch.no_grad():
+                soft = teacher(features, tasks=[task])[task].reshape(logits.shape).float().softmax(-1)
+            distilled = -(soft * F.log_softmax(logits.float(), -1)).sum(-1) * (targets != -100)
+            per_target = gold_share * per_target + (1 - gold_share) * distilled
+        summed, count = per_target.sum(), (targets != -100).sum().float()
         if world()[1] == 1:
-            loss = F.cross_entropy(logits, targets, ignore_index=-100)
+            loss = summed / count.clamp(min=1)
             return loss, loss.detach()
-        summed = F.cross_entropy(logits, targets, ignore_index=-100, reduction="sum")
-        count = (targets != -100).sum().float()
     else:  # a short last batch may leave a process of several nothing to compute
         summed = count = torch.zeros((), device=model.encoder.device)
     total, n_targets = sum_over_processes(torch.stack([summed.detach().float(), count]))
     return summed / n_targets, total / n_targets
+
+
+def _teacher(model: MultiTaskModel, task: str, teacher: MultiTaskModel) -> MultiTaskModel:
+    """A teacher for `task`, checked to read the same inputs and predict the same labels; in eval mode, frozen."""
+    if task not in teacher.tasks or teacher.tasks[task].labels != model.tasks[task].labels:
+        raise ValueError(f"the teacher for {task!r} must have that task with the labels {model.tasks[task].labels}")
+    probe = ["A teacher must read the same tokens as its student."]
+    if teacher.encoder.tokenize(probe)["input_ids"].tolist() != model.encoder.tokenize(probe)["input_ids"].tolist():
+        raise ValueError(f"the teacher for {task!r} tokenises differently from the model it teaches")
+    teacher.to(model.encoder.device).eval()
+    return teacher.freeze("encoder", "heads")
 
 
 def train_mode(model: MultiTaskModel) -> None:

@@ -38,7 +38,7 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--history", help="write the run's steps per task, examples and seconds to this JSON file")
     for field in dataclasses.fields(mtl.TrainConfig):
         name = "--" + field.name.replace("_", "-")
-        if field.name == "loss_weights":
+        if field.name in ("loss_weights", "head_lrs"):
             parser.add_argument(name, type=json.loads, default={}, help="JSON, e.g. '{\"ner\": 2.0}'")
         elif field.name == "freeze":
             parser.add_argument(name, nargs="*", default=list(mtl.TrainConfig.freeze), help="group names")

@@ -295,3 +295,55 @@ def test_drift_measures_how_far_each_group_moved():
     moved = training.drift(model, before)
     assert moved["layer.0"] == pytest.approx(0.1, rel=1e-4)
     assert all(value == 0.0 for group, value in moved.items() if group != "layer.0")
+
+
+def test_each_head_can_have_its_own_rate():
+    model = fresh_model()
+    rates = {g["name"]: g["lr"] for g in mtl.parameter_groups(model, config(head_lrs={"ner": 3e-3}))}
+    assert rates["head.ner"] == 3e-3 and rates["head.sentiment"] == 1e-2  # the other head keeps head_lr
+    with pytest.raises(ValueError, match="head_lrs names unknown task"):
+        mtl.train(fresh_model(), TINY, config(head_lrs={"topic": 1e-3}))
+
+
+def test_sampling_all_trains_every_task_at_every_step():
+    history = mtl.train(fresh_model(), TINY, config(steps=5, sampling="all"))
+    assert history["task_steps"] == {"sentiment": 5, "ner": 5}
+    assert [step for step, _, _ in history["loss"]] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert mtl.task_probabilities({"a": 5, "b": 500}, "all") == {"a": 1.0, "b": 1.0}
+
+
+def test_a_teacher_moves_the_target_from_its_predictions_to_the_gold_labels():
+    model, teacher = fresh_model(), fresh_model()
+    teacher.eval()
+    model.eval()  # no dropout, so the two passes below see the same logits
+    inputs, labels = TINY["sentiment"]
+    gold, _ = training.batch_losses(model, "sentiment", inputs, labels)
+    assert training.batch_losses(model, "sentiment", inputs, labels, teacher, 1.0)[0].item() == pytest.approx(
+        gold.item()
+    )
+    with torch.no_grad():
+        logits = model(mtl.collate(model, "sentiment", inputs, labels)[0], tasks=["sentiment"])["sentiment"]
+    p = logits.softmax(-1)
+    own_entropy = -(p * p.log()).sum(-1).mean().item()  # the teacher is an identical copy: its target is p itself
+    assert training.batch_losses(model, "sentiment", inputs, labels, teacher, 0.0)[0].item() == pytest.approx(
+        own_entropy, rel=1e-5
+    )
+    half = training.batch_losses(model, "sentiment", inputs, labels, teacher, 0.5)[0].item()
+    assert half == pytest.approx((gold.item() + own_entropy) / 2, rel=1e-5)
+
+
+def test_distillation_trains_and_refuses_a_teacher_that_cannot_teach(bpe_encoder):
+    teacher = fresh_model()
+    history = mtl.train(fresh_model(), TINY, config(steps=4), teachers={"sentiment": teacher})
+    assert history["task_steps"]["sentiment"] + history["task_steps"]["ner"] == 4
+    assert not any(p.requires_grad for p in teacher.parameters())  # the teacher is not trained
+    other_labels = mtl.MultiTaskModel(
+        mtl.SentenceEncoder(max_seq_length=32, device="cpu"), [mtl.Task("sentiment", "sentence", ["bad", "good"])]
+    )
+    with pytest.raises(ValueError, match="must have that task with the labels"):
+        mtl.train(fresh_model(), TINY, config(steps=2), teachers={"sentiment": other_labels})
+    other_tokens = mtl.MultiTaskModel(bpe_encoder, [SENTIMENT])
+    with pytest.raises(ValueError, match="tokenises differently"):
+        mtl.train(fresh_model(), TINY, config(steps=2), teachers={"sentiment": other_tokens})
+    with pytest.raises(ValueError, match="teachers names unknown task"):
+        mtl.train(fresh_model(), TINY, config(steps=2), teachers={"topic": teacher})
