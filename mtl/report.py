@@ -184,21 +184,6 @@ def _levers(figures: dict, checks: list) -> None:
                 )
 
 
-def _transfer_03(figures: dict, checks: list) -> None:
-    """Notebook 03: the cached-heads speed-up and the reference's seed summaries."""
-    cached = figures["cached_heads"]
-    _ratio_check(
-        figures,
-        checks,
-        "cached heads per epoch",
-        "cached_heads.speedup_per_epoch_vs_finetuning",
-        cached["finetuning_epoch_seconds"],
-        cached["cached_epoch_seconds"],
-    )
-    for task, summary in figures["reference_seeds"].items():
-        _seeds(checks, f"reference {task}", summary)
-
-
 def _training_04_summaries(figures: dict, checks: list) -> None:
     """Notebook 04: seed summaries, the layer-decay means, minutes and the step-time ratio."""
     tasks = figures["tasks"]
@@ -288,7 +273,6 @@ def _benchmark_profile(figures: dict, checks: list) -> None:
 RELATIONS = {
     "01_sentence_encoder": [_encoder_01],
     "02_multitask_heads": [_heads_02],
-    "03_freezing_and_transfer": [_transfer_03],
     "04_training_loop": [_training_04_summaries, training_04],
     "fast_path_levers": [_levers],
     "benchmark": [_benchmark, _benchmark_profile],

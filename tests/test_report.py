@@ -3,6 +3,7 @@ of its values), every figure the README table quotes exists, and a tampered copy
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,16 @@ def committed(name: str) -> dict:
 @pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.stem)
 def test_committed_report_figures_agree_with_each_other(path):
     figures = json.loads(path.read_text())
-    assert report.relations(path.stem, figures), "no relation checked"
+    assert report.relations(path.stem, figures) or comparisons(figures), "nothing checked"
     assert report.problems(path.stem, figures) == []
+
+
+def comparisons(node) -> list[dict]:
+    """Every comparison under the noise rule in a report's figures: a dict with "difference", "noise", "finding"."""
+    if isinstance(node, dict):
+        found = [node] if {"difference", "noise", "finding"} <= node.keys() else []
+        return found + [c for value in node.values() for c in comparisons(value)]
+    return [c for value in node for c in comparisons(value)] if isinstance(node, list) else []
 
 
 @pytest.mark.parametrize(
@@ -30,7 +39,11 @@ def test_committed_report_figures_agree_with_each_other(path):
         ("01_sentence_encoder", "speed.fp32.speedup_vs_sentence_transformers", 3.285),  # a committed speed-up
         ("01_sentence_encoder", "fast_path.speedup_vs_sentence_transformers", 9.9),
         ("02_multitask_heads", "separate_models_vs_multitask", 1.0),
-        ("03_freezing_and_transfer", "reference_seeds.sentiment.std", 9.0),
+        (
+            "03_freezing_and_transfer",
+            "against_reference.same architecture, random weights.question_type.difference",
+            0.0,
+        ),
         ("04_training_loop", "tasks.sentiment.seeds.mean", 99.0),
         ("04_training_loop", "llrd_vs_uniform.uniform_mean_test_metric", 1.0),
         ("04_training_loop", "targets.sentiment.met", True),  # a target is met only by the seed mean
@@ -77,3 +90,21 @@ def test_rounding_is_allowed_for_but_nothing_more():
     figures["fast_path_profile"]["speedup_bound_if_weight_products_took_no_time"] = 10.75
     figures["flops"]["share_of_matmul_peak"] = 0.77
     assert report.problems("benchmark", figures)
+
+
+VERDICT = re.compile(r"([+-]\d+\.\d) (?:points )?\((finding|within noise)\)")
+
+
+def test_the_prose_calls_a_finding_only_what_the_figures_flag():
+    """Every "+d.d (finding)" or "(within noise)" the notebook's generated prose quotes (the summary and each
+    section's reading) is a comparison in its JSON with that difference and that flag."""
+    notebook = json.loads((ROOT / "notebooks" / "03_freezing_and_transfer.ipynb").read_text())
+    flags = {(round(c["difference"], 1), c["finding"]) for c in comparisons(committed("03_freezing_and_transfer"))}
+    quoted = [
+        (float(value), verdict == "finding")
+        for cell in notebook["cells"] if cell["cell_type"] == "code"
+        for output in cell["outputs"]
+        for value, verdict in VERDICT.findall("".join(output.get("data", {}).get("text/markdown", "")))
+    ]  # fmt: skip
+    assert len(quoted) > 20
+    assert [q for q in quoted if q not in flags] == []
