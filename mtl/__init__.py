@@ -23,7 +23,16 @@ from mtl.heads import cached_features, fit_head, linear_probe
 from mtl.kinds import KINDS
 from mtl.multitask import MultiTaskModel, evaluate, evaluate_with_counts, layers
 from mtl.tasks import REGISTRY, Task, TaskData, declare_tasks, load_split, register
-from mtl.training import TrainConfig, TrainingDiverged, collate, parameter_groups, task_probabilities, train
+from mtl.training import (
+    TrainConfig,
+    TrainingDiverged,
+    collate,
+    drift,
+    encoder_snapshot,
+    parameter_groups,
+    task_probabilities,
+    train,
+)
 
 __all__ = [
     "KINDS",
@@ -39,6 +48,8 @@ __all__ = [
     "data_dir",
     "declare_tasks",
     "default_model_path",
+    "drift",
+    "encoder_snapshot",
     "evaluate",
     "evaluate_with_counts",
     "fit_head",
