@@ -153,28 +153,29 @@ def _judge(difference: float, std: float, n: list, counts_a, counts_b, digits: i
     return result
 
 
+def comparisons(node, path: str = ""):
+    """(path, comparison) for every comparison in a report's figures: a dict with "difference", "noise" and
+    "finding", at any depth."""
+    if isinstance(node, dict):
+        if {"difference", "noise", "finding"} <= node.keys():
+            yield path, node
+        for key, value in node.items():
+            yield from comparisons(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from comparisons(value, f"{path}[{i}]")
+
+
 def misread(figures) -> list[str]:
-    """Every comparison in a report's figures (a dict with "finding") whose flag disagrees with its difference and
-    noise: a finding inside its noise, or a difference beyond its noise not flagged. [] when none."""
+    """Every comparison in a report's figures whose flag disagrees with its difference and noise: a finding inside
+    its noise, or a difference beyond its noise not flagged. [] when none."""
     found = []
-
-    def walk(node, path):
-        if isinstance(node, dict):
-            if "finding" in node and "difference" in node and "noise" in node:
-                beyond = abs(node["difference"]) > node["noise"]
-                if node["finding"] and not beyond:
-                    found.append(f"{path}: a finding inside its noise ({node['difference']} vs {node['noise']})")
-                if beyond and not node["finding"] and node.get("bootstrap_95") is None:
-                    found.append(
-                        f"{path}: beyond its seed noise but not flagged ({node['difference']} vs {node['noise']})"
-                    )
-            for key, value in node.items():
-                walk(value, f"{path}.{key}" if path else str(key))
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, f"{path}[{i}]")
-
-    walk(figures, "")
+    for path, c in comparisons(figures):
+        beyond = abs(c["difference"]) > c["noise"]
+        if c["finding"] and not beyond:
+            found.append(f"{path}: a finding inside its noise ({c['difference']} vs {c['noise']})")
+        if beyond and not c["finding"] and c.get("bootstrap_95") is None:
+            found.append(f"{path}: beyond its seed noise but not flagged ({c['difference']} vs {c['noise']})")
     return found
 
 
