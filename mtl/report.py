@@ -58,8 +58,11 @@ def write_report(name: str, figures: dict, rows: list[dict] | None = None) -> Pa
 
 def row(figure: str, value, fmt: str, split: str | None, anchor: str | None = None, anchor_value=None) -> dict:
     """One line of the results tables: a figure in words, its value formatted, the split it comes from ("dev",
-    "test" or None for what is not an evaluation), and what it is read against."""
-    shown = fmt.format(anchor_value) if anchor is not None and anchor_value is not None else None
+    "test" or None for what is not an evaluation), and what it is read against (a number is formatted as the value
+    is, text is shown as it is)."""
+    shown = anchor_value if isinstance(anchor_value, str) else None
+    if anchor is not None and anchor_value is not None and shown is None:
+        shown = fmt.format(anchor_value)
     return {"figure": figure, "value": fmt.format(value), "split": split,
             "anchor": f"{shown} ({anchor})" if shown else (anchor or "-")}  # fmt: skip
 
@@ -86,41 +89,6 @@ def _ratio(ratio: float, numerator: float, denominator: float) -> tuple[float, f
 
 def _difference(checks, what, recorded, first, second):
     checks.append((what, recorded, first - second, _half_unit(recorded) + _half_unit(first) + _half_unit(second)))
-
-
-def _minutes(checks, what, run):
-    """A run's training_minutes is its training_seconds / 60, both as rounded."""
-    seconds = run["training_seconds"]
-    checks.append((what, run["training_minutes"], seconds / 60, 0.05 + _half_unit(seconds) / 60))
-
-
-def training_04(figures: dict, checks: list) -> None:
-    """Notebook 04's gaps to the targets and its levers: each difference equals its two figures' difference, and each
-    verdict says whether it exceeds twice the seed std (checked where rounding cannot tip it)."""
-    tasks, budget = figures["tasks"], figures["levers"]["more_budget"]
-    for task, gap in figures["targets"].items():
-        mean = tasks[task]["seeds"]["mean"]
-        _difference(checks, f"{task} joint mean to target", gap["joint_mean_minus_target"], mean, gap["target"])
-        _difference(checks, f"{task} single-task to target", gap["single_task_minus_target"],
-                    tasks[task]["single_task"], gap["target"])  # fmt: skip
-        checks.append((f"{task} target met", gap["met"], mean >= gap["target"], 0))
-    operands = {  # what each difference is the difference of
-        "viterbi_minus_argmax": lambda t: (
-            figures["ner_decoding"][t]["viterbi_f1"],
-            figures["ner_decoding"][t]["argmax_f1"],
-        ),
-        "llrd_minus_uniform": lambda t: (tasks[t]["test_metric"], tasks[t]["uniform_lr"]),
-        "joint_minus_single_task": lambda t: (tasks[t]["test_metric"], tasks[t]["single_task"]),
-        "more_budget_minus_chosen": lambda t: (budget["test_metric"][t], tasks[t]["test_metric"]),
-    }
-    compared = {key: row["differences"] for key, row in figures["levers"]["differences"].items()}
-    for key, rows in [*compared.items(), *figures["against_seed_noise"].items()]:
-        for task, row in rows.items():
-            _difference(checks, f"{key} {task}", row["difference"], *operands[key](task))
-            std = tasks[task]["seeds"]["std"]
-            if abs(abs(row["difference"]) - 2 * std) > _half_unit(row["difference"]) + 2 * _half_unit(std):
-                checks.append((f"{key} {task} beyond noise", row["beyond_noise"], abs(row["difference"]) > 2 * std, 0))
-    _minutes(checks, "more budget minutes", budget)
 
 
 def _ratio_check(figures: dict, checks: list, what: str, path: str, numerator: float, denominator: float) -> None:
@@ -182,26 +150,6 @@ def _levers(figures: dict, checks: list) -> None:
                     row["sentences_per_s"],
                     row["sentence_transformers_sentences_per_s"],
                 )
-
-
-def _training_04_summaries(figures: dict, checks: list) -> None:
-    """Notebook 04: seed summaries, the layer-decay means, minutes and the step-time ratio."""
-    tasks = figures["tasks"]
-    for task, row in tasks.items():
-        _seeds(checks, task, row["seeds"])
-    for key, column in (("llrd_mean_test_metric", "test_metric"), ("uniform_mean_test_metric", "uniform_lr")):
-        mean = float(np.mean([row[column] for row in tasks.values()]))
-        checks.append((key, figures["llrd_vs_uniform"][key], mean, 0.005 + _half_unit(mean) + 0.005))
-    _minutes(checks, "training minutes", figures)
-    step = figures["step_seconds"]
-    _ratio_check(
-        figures,
-        checks,
-        "frozen embeddings per step",
-        "frozen_embeddings_step_speedup",
-        step["embeddings trained"],
-        step["embeddings frozen"],
-    )
 
 
 def _benchmark(figures: dict, checks: list) -> None:
@@ -273,7 +221,6 @@ def _benchmark_profile(figures: dict, checks: list) -> None:
 RELATIONS = {
     "01_sentence_encoder": [_encoder_01],
     "02_multitask_heads": [_heads_02],
-    "04_training_loop": [_training_04_summaries, training_04],
     "fast_path_levers": [_levers],
     "benchmark": [_benchmark, _benchmark_profile],
 }

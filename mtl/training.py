@@ -424,7 +424,9 @@ def evaluate_and_checkpoint(model: MultiTaskModel, run: Run, step: int, dev_data
 
 def load_run(model: MultiTaskModel, run: Run, path: Path) -> int:
     """Put model, optimiser, schedule, loss scale, data streams, history and RNG back where last/ was saved; returns
-    the step to go on from."""
+    the step to go on from. A save killed between its two renames leaves only last.old, whole: it is used then."""
+    if not path.exists() and path.with_name(path.name + ".old").exists():
+        path = path.with_name(path.name + ".old")
     model.load_state_dict(
         MultiTaskModel.load(path, tasks=list(model.tasks.values()), device=model.encoder.device).state_dict()
     )

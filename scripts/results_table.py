@@ -26,32 +26,7 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 # (notebook report, figure, key path, format, anchor text, anchor key path or None), one row a line
 # fmt: off
-ROWS = []  # notebooks 01, 02 and 03 and the benchmark declare their own rows
-for name, entry in REGISTRY.items():
-    metric = entry.display
-    ROWS += [
-        ("04_training_loop", f"joint model: {metric}", f"tasks.{name}.test_metric", "{:.2f}", "target",
-         f"tasks.{name}.target"),
-        ("04_training_loop", f"joint model, mean ± std over 3 seeds: {metric}", f"tasks.{name}.seeds.mean_std", "{}",
-         "target", f"tasks.{name}.target"),
-        ("04_training_loop", f"linear probe on frozen embeddings: {metric}", f"tasks.{name}.linear_probe", "{:.2f}",
-         "joint model", f"tasks.{name}.test_metric"),
-        ("04_training_loop", f"same model, this task alone, same steps: {metric}", f"tasks.{name}.single_task",
-         "{:.2f}", "target", f"tasks.{name}.target"),
-        ("04_training_loop", f"joint model, more steps, flatter sampling, every SST-2 row (seed 0): {metric}",
-         f"levers.more_budget.test_metric.{name}", "{:.2f}", "joint model", f"tasks.{name}.test_metric"),
-    ]
-ROWS += [
-    ("04_training_loop", "uniform encoder rate: mean of the test metrics", "llrd_vs_uniform.uniform_mean_test_metric",
-     "{:.2f}", "layer-wise decay 0.9", "llrd_vs_uniform.llrd_mean_test_metric"),
-    ("04_training_loop", "joint training, minutes on this machine", "training_minutes", "{:.1f}", None, None),
-    ("04_training_loop", "joint training with more steps, flatter sampling, every SST-2 row: minutes",
-     "levers.more_budget.training_minutes", "{:.1f}", "chosen run", "training_minutes"),
-    ("04_training_loop", "CoNLL-2003 test entity F1, valid IOB2 tags (Viterbi; joint model, seed 0)",
-     "ner_decoding.ner.viterbi_f1", "{:.2f}", "argmax tags", "ner_decoding.ner.argmax_f1"),
-    ("04_training_loop", "CoNLL-2003 test entity F1, predict on the raw text (words joined by spaces)",
-     "ner_decoding.ner.raw_text_f1", "{:.2f}", "on the words", "ner_decoding.ner.viterbi_f1"),
-]
+ROWS = []  # the notebooks and the benchmark declare their own rows
 
 LEVERS = ROOT / "reports" / "fast_path_levers.json"  # one row per OpenVINO lever that ran (scripts/fast_path_levers.py)
 SHIPPED_LEVER = "fast path as shipped"

@@ -167,12 +167,7 @@ def closing_test_section(notebook) -> int:
 
 @pytest.mark.parametrize(
     "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="notebook 04 still reads test before its end"))
-        if p.stem.startswith("04")
-        else p
-        for p in NOTEBOOKS
-    ],
+    NOTEBOOKS,
     ids=lambda p: p.stem,
 )
 def test_no_task_is_scored_on_test_before_the_closing_section(path):

@@ -207,8 +207,8 @@ def test_exploding_learning_rate_stops_with_step_and_task_and_keeps_the_last_goo
     assert saved.predict(["a wonderful , moving film"])[0]["sentiment"]["label"] in SENTIMENT.labels
 
 
-@pytest.mark.parametrize("precision", ["no", "fp16"])
-def test_resume_continues_where_it_stopped(tmp_path, precision):
+@pytest.mark.parametrize("precision, killed_between_renames", [("no", False), ("fp16", False), ("no", True)])
+def test_resume_continues_where_it_stopped(tmp_path, precision, killed_between_renames):
     settings = config(mixed_precision=precision)  # fp16: the loss scale is saved and restored too
     checkpointed = config(mixed_precision=precision, checkpoint_dir=str(tmp_path))
     straight = fresh_model()
@@ -221,6 +221,8 @@ def test_resume_continues_where_it_stopped(tmp_path, precision):
     with pytest.raises(KeyboardInterrupt):
         mtl.train(interrupted, TINY, checkpointed, dev_data=TINY)
     hook.remove()
+    if killed_between_renames:  # save() had moved last/ aside and not yet put the new one in place
+        (tmp_path / "last").rename(tmp_path / "last.old")
     resumed = fresh_model()
     history = mtl.train(resumed, TINY, checkpointed, dev_data=TINY, resume=True)
 
