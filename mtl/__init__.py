@@ -14,7 +14,7 @@ One module per part, each readable top to bottom:
   measure    timing, STS-B Spearman, agreement with a reference
   runtime    progress bars, and the machine a figure was measured on
   figures    derived figures (ratios, seed summaries) and the one noise rule (seed spread and paired bootstrap)
-  report     the report profile, the headline-figures JSON and the relations it must satisfy
+  report     the report profile, the headline-figures JSON and the rows it declares for the results tables
 """
 
 from mtl.data import data_dir, load_stsb
