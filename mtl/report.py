@@ -1,5 +1,7 @@
 """The reports' headline figures: which profile runs, where the JSON goes, and the rows a notebook declares for the
-results tables. `write_report` refuses a report with a comparison its own figures contradict (`problems`)."""
+results tables. `write_report` refuses a report with a comparison its own figures contradict
+(`mtl.figures.misread`): derived figures are computed by mtl.figures, so they agree with their operands by
+construction, and tests/test_report.py rechecks the committed ones."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 import torch
 
 from mtl.data import data_dir, write_json
+from mtl.figures import misread
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROFILE = os.environ.get("REPORT_PROFILE", "full")
@@ -43,7 +46,7 @@ def write_report(name: str, figures: dict, rows: list[dict] | None = None) -> Pa
     figures = {**figures, "settings": {**meta, **figures.get("settings", {})}}
     if rows is not None:
         figures["rows"] = rows
-    broken = problems(figures)
+    broken = misread(figures)
     if broken:
         raise ValueError(f"report {name} not written, its figures disagree: " + "; ".join(broken))
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -56,17 +59,9 @@ def row(figure: str, value, fmt: str, split: str | None, anchor: str | None = No
     """One line of the results tables: a figure in words, its value formatted, the split it comes from ("dev",
     "test" or None for what is not an evaluation), and what it is read against (a number is formatted as the value
     is, text is shown as it is)."""
-    shown = anchor_value if isinstance(anchor_value, str) else None
-    if anchor is not None and anchor_value is not None and shown is None:
-        shown = fmt.format(anchor_value)
+    if anchor is None or anchor_value is None:
+        shown = None
+    else:
+        shown = anchor_value if isinstance(anchor_value, str) else fmt.format(anchor_value)
     return {"figure": figure, "value": fmt.format(value), "split": split,
             "anchor": f"{shown} ({anchor})" if shown else (anchor or "-")}  # fmt: skip
-
-
-def problems(figures: dict) -> list[str]:
-    """Every comparison in a report whose finding flag disagrees with its difference and noise, in words; [] when
-    none. Derived figures (ratios, seed summaries, differences) are computed by mtl.figures, so they agree with their
-    operands by construction; tests/test_report.py rechecks the committed ones."""
-    from mtl.figures import misread
-
-    return misread(figures)

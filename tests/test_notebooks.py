@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from mtl import report
+from mtl.figures import misread
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -47,7 +47,7 @@ def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch, quick_repor
     figures, _ = execute(path, tmp_path, monkeypatch)
     assert figures["settings"]["profile"] == "quick"
     assert figures["settings"]["data"] == "data"  # the repository's own datasets, no setup
-    assert report.problems(figures) == []
+    assert misread(figures) == []
     shutil.copy(tmp_path / f"{path.stem}.json", quick_reports)
 
 
@@ -119,7 +119,7 @@ def test_a_fourth_task_is_one_registry_entry(tmp_path, monkeypatch):
     for name in ("02_multitask_heads", "04_training_loop"):
         out = tmp_path / name
         figures, notebook = execute(repo / "notebooks" / f"{name}.ipynb", out, monkeypatch)
-        assert report.problems(figures) == []
+        assert misread(figures) == []
         if name == "02_multitask_heads":
             heads = figures["frozen_encoder_heads"]["test"]
             assert (

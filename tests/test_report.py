@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mtl import report
-from mtl.figures import comparisons
+from mtl.figures import comparisons, misread
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = sorted((ROOT / "reports").glob("*.json"))
@@ -185,7 +185,7 @@ def relation_problems(name: str, figures: dict) -> list[str]:
         f"{what}: recorded {value}, recomputed {expected:.6g} (allowed difference {tolerance:.2g})"
         for what, value, expected, tolerance in checks
         if not abs(value - expected) <= tolerance
-    ] + report.problems(figures)
+    ] + misread(figures)
 
 
 @pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.stem)
@@ -223,7 +223,7 @@ def test_a_difference_within_its_noise_called_a_finding_is_caught(name):
     figures = copy.deepcopy(committed(name))
     _, within = next((p, c) for p, c in comparisons(figures) if abs(c["difference"]) <= c["noise"])
     within["finding"] = True
-    assert report.problems(figures)
+    assert misread(figures)
     with pytest.raises(ValueError, match="not written, its figures disagree"):
         report.write_report(name, figures)
 
