@@ -220,7 +220,8 @@ class MultiTaskModel(nn.Module):
             },
         )
         old = path.with_name(path.name + ".old")
-        if path.exists():
+        if path.exists():  # path is whole, so an old/ left by a save killed before its last line is stale
+            shutil.rmtree(old, ignore_errors=True)
             path.rename(old)
         staging.rename(path)
         shutil.rmtree(old, ignore_errors=True)

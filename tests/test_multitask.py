@@ -3,6 +3,7 @@
 import hashlib
 import json
 import pickle
+import shutil
 
 import pytest
 import torch
@@ -199,6 +200,14 @@ def test_interrupted_save_leaves_the_previous_checkpoint_intact(model, tmp_path,
         with torch.no_grad():
             bias.copy_(original)
     assert mtl.MultiTaskModel.load(tmp_path / "model").predict(["Angela Merkel visited Paris."]) == before
+
+
+def test_a_save_killed_before_removing_old_does_not_block_the_next(model, tmp_path):
+    model.save(tmp_path / "model")
+    shutil.copytree(tmp_path / "model", tmp_path / "model.old")  # killed after the rename, before old/ was removed
+    model.save(tmp_path / "model")
+    assert not (tmp_path / "model.old").exists()
+    assert mtl.MultiTaskModel.load(tmp_path / "model").predict(["Angela Merkel visited Paris."])
 
 
 @pytest.mark.parametrize("name", multitask.WEIGHT_FILES)
