@@ -1,7 +1,7 @@
 """What differs between a sentence task and a token task, in one place per kind.
 
 A task's kind decides which encoder output its head reads, how its data files are read, how its inputs are
-tokenised and measured for batching, how labels become training targets and logits become labels, its metrics and its
+tokenised, how labels become training targets and logits become labels, its metrics and its
 trivial baseline. The model, the training loop, the head fitting and the notebooks ask the kind (`KINDS[task.kind]`),
 so nothing outside this module branches on it.
 """
@@ -33,9 +33,6 @@ class SentenceKind:
 
     def read(self, folder: Path, split: str, labels: list[str], rows: int | None = None) -> tuple[list, list]:
         return read_labelled_sentences(folder / f"{split}.tsv", labels, rows)
-
-    def length(self, sentence: str) -> int:
-        return len(sentence.split())
 
     def text(self, sentence: str) -> str:
         return sentence
@@ -83,9 +80,6 @@ class TokenKind:
     def read(self, folder: Path, split: str, labels: list[str], rows: int | None = None) -> tuple[list, list]:
         pairs = read_conll(folder / f"{split}.txt", labels)[:rows]
         return [words for words, _ in pairs], [tags for _, tags in pairs]
-
-    def length(self, words: list[str]) -> int:
-        return len(words)
 
     def text(self, words: list[str]) -> str:
         return " ".join(words)

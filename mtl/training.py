@@ -18,9 +18,10 @@ import torch.nn.functional as F
 from transformers import get_linear_schedule_with_warmup
 
 from mtl.distributed import barrier, share, sum_gradients, sum_over_processes, world
+from mtl.encoder import Tokenized
 from mtl.kinds import KINDS
 from mtl.multitask import GROUP_FORMS, MultiTaskModel, evaluate, parameter_group_name
-from mtl.runtime import progress
+from mtl.runtime import machine, progress
 from mtl.tasks import REGISTRY, Task
 
 SAMPLING = ("proportional", "temperature", "round_robin", "all")
@@ -47,7 +48,8 @@ class TrainConfig:
     freeze: tuple = ("embeddings",)  # group names (see parameter_group_name), "encoder" or "heads"
     eval_every: int = 250
     seed: int = 0
-    mixed_precision: str = "auto"  # bf16 or fp16 on CUDA, fp32 on CPU (autocast_dtype); or "no", "bf16", "fp16"
+    mixed_precision: str = "auto"  # "auto" (see autocast_dtype), "no" (fp32), "bf16" or "fp16"
+    group_by_length: bool = True  # batches of rows with similar token counts (BatchStream), so they pad little
     checkpoint_dir: str | None = None  # best/ (by mean dev score) and last/ (for resuming) are written here
 
     def __post_init__(self):
@@ -64,13 +66,19 @@ class TrainConfig:
 
 def autocast_dtype(mixed_precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype the forward pass runs in under `mixed_precision`, or None for fp32. "auto" is bf16 on a CUDA GPU that
-    supports it (same range as fp32, no loss scaling needed), fp16 on older GPUs, and fp32 on CPU, where autocast
-    buys little speed without AMX or bf16 instructions."""
+    supports it (same range as fp32, no loss scaling needed), fp16 on older GPUs, bf16 on a CPU with bf16 instructions
+    (avx512_bf16 or AMX), where it trains about twice as fast as fp32 at the same dev scores (`make bench` and the
+    comparison in README measure both), and fp32 on any other CPU, where autocast would emulate bf16 slowly."""
     if mixed_precision == "auto":
-        if device.type != "cuda":
-            return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cpu_has_bf16() else None
     return {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}[mixed_precision]
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 products in hardware (avx512_bf16 or AMX)."""
+    return bool({"avx512_bf16", "amx_bf16"} & set(machine()["flags"]))
 
 
 class TrainingDiverged(RuntimeError):
@@ -153,26 +161,33 @@ def task_schedule(sizes: dict[str, int], config: TrainConfig) -> list[str]:
 
 
 class BatchStream:
-    """Endless batches of one task's data, of similar length, reshuffled every epoch; its position can be saved."""
+    """Endless batches of one task's data, reshuffled every epoch; its position can be saved.
+
+    lengths: each row's token count. Given, each epoch shuffles the rows, sorts every window of 50 batches by length
+    and shuffles the batches, so that a batch pads to near its own longest row while its rows stay a random draw from
+    a window; None, batches are plain random draws."""
+
+    WINDOW = 50  # batches sorted together
 
     def __init__(
-        self, inputs: list, labels: list, batch_size: int, seed: int, length=len, epoch: int = 0, position: int = 0
+        self, inputs: list, labels: list, batch_size: int, seed: int, lengths=None, epoch: int = 0, position: int = 0
     ):
-        self.inputs, self.labels, self.batch_size, self.seed, self.length = inputs, labels, batch_size, seed, length
+        self.inputs, self.labels, self.batch_size, self.seed, self.lengths = inputs, labels, batch_size, seed, lengths
         self.epoch, self.position = epoch, position
         self._plan()
 
     def _plan(self):
-        """This epoch's batches: shuffle, sort each window of 50 batches by length, shuffle the batches."""
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(len(self.inputs))
-        window = self.batch_size * 50
-        order = [
-            i
-            for w in range(0, len(order), window)
-            for i in sorted(order[w : w + window], key=lambda i: self.length(self.inputs[i]))
-        ]
-        self.batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self.lengths is not None:
+            window = self.batch_size * self.WINDOW
+            order = np.concatenate(
+                [
+                    w[np.argsort([self.lengths[i] for i in w], kind="stable")]
+                    for w in np.split(order, range(window, len(order), window))
+                ]
+            )
+        self.batches = [order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
         self.batches = [self.batches[i] for i in rng.permutation(len(self.batches))]
 
     def next(self) -> tuple[list, list]:
@@ -182,6 +197,11 @@ class BatchStream:
         batch = self.batches[self.position]
         self.position += 1
         return [self.inputs[i] for i in batch], [self.labels[i] for i in batch]
+
+
+def token_counts(model: MultiTaskModel, task: str, inputs: list) -> list[int]:
+    """Each row's token count after truncation, as the task's kind tokenises it (what a padded batch is as wide as)."""
+    return Tokenized(model.encoder, inputs, is_split_into_words=KINDS[model.tasks[task].kind].split_into_words).lengths
 
 
 def collate(model: MultiTaskModel, task: str, inputs: list, labels: list):
@@ -222,7 +242,13 @@ def start_run(model: MultiTaskModel, train_data: dict, config: TrainConfig) -> R
         scheduler=get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * config.steps), config.steps),
         scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),  # fp16 gradients would underflow
         streams={
-            t: BatchStream(x, y, config.batch_size, seed=config.seed + i, length=KINDS[model.tasks[t].kind].length)
+            t: BatchStream(
+                x,
+                y,
+                config.batch_size,
+                seed=config.seed + i,
+                lengths=token_counts(model, t, x) if config.group_by_length else None,
+            )
             for i, (t, (x, y)) in enumerate(train_data.items())
         },
         schedule=task_schedule({t: len(x) for t, (x, _) in train_data.items()}, config),

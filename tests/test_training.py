@@ -4,6 +4,7 @@ it is deterministic, and it resumes where it stopped."""
 import dataclasses
 from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 
@@ -150,12 +151,27 @@ def test_building_parameter_groups_changes_nothing():
     assert {g["name"] for g in groups} == {"head.sentiment", "head.ner"}
 
 
-def test_batch_stream_visits_every_example_once_per_epoch():
+@pytest.mark.parametrize("grouped", [True, False])
+def test_batch_stream_visits_every_example_once_per_epoch(grouped):
     inputs = [" ".join(["w"] * n) for n in range(1, 24)]
-    stream = training.BatchStream(inputs, list(range(23)), batch_size=5, seed=0)
+    stream = training.BatchStream(inputs, list(range(23)), 5, seed=0, lengths=list(range(1, 24)) if grouped else None)
     seen = [label for _ in range(5) for label in stream.next()[1]]
     assert sorted(seen) == list(range(23))
     assert stream.epoch == 0 and stream.position == 5
+
+
+def test_grouped_batches_pad_little_and_stay_a_random_draw():
+    lengths = np.random.default_rng(0).integers(5, 60, size=3200).tolist()
+
+    def padded_share(stream):
+        batches = [[lengths[i] for i in stream.next()[1]] for _ in range(100)]
+        return 1 - sum(map(sum, batches)) / sum(len(b) * max(b) for b in batches)
+
+    rows = list(range(3200))
+    grouped = training.BatchStream(rows, rows, 32, seed=0, lengths=lengths)
+    assert padded_share(grouped) < 0.05 < 0.3 < padded_share(training.BatchStream(rows, rows, 32, seed=0))
+    epochs = [training.BatchStream(rows, rows, 32, seed=0, lengths=lengths, epoch=e).batches[0] for e in range(3)]
+    assert epochs[0] != epochs[1] != epochs[2]  # reshuffled every epoch
 
 
 def test_same_seed_same_metrics(tmp_path):
@@ -234,9 +250,12 @@ def test_resume_continues_where_it_stopped(tmp_path, precision, killed_between_r
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
 
 
-def test_mixed_precision_is_fp32_on_cpu_unless_asked_for():
+@pytest.mark.parametrize("bf16_instructions", [True, False])
+def test_mixed_precision_auto_is_bf16_on_a_cpu_with_bf16_instructions_else_fp32(monkeypatch, bf16_instructions):
     cpu = torch.device("cpu")
-    assert training.autocast_dtype("auto", cpu) is None
+    flags = ["avx2", "avx512f"] + ["avx512_bf16"] * bf16_instructions
+    monkeypatch.setattr(training, "machine", lambda: {"flags": flags})
+    assert training.autocast_dtype("auto", cpu) is (torch.bfloat16 if bf16_instructions else None)
     assert training.autocast_dtype("no", cpu) is None
     assert training.autocast_dtype("bf16", cpu) is torch.bfloat16
     assert training.autocast_dtype("fp16", cpu) is torch.float16
@@ -248,7 +267,7 @@ def test_mixed_precision_is_fp32_on_cpu_unless_asked_for():
 def test_mixed_precision_runs_the_forward_pass_in_half_precision_and_learns_what_fp32_learns(precision, dtype):
     start = {k: v.clone() for k, v in fresh_model().state_dict().items()}
     reference = fresh_model()
-    mtl.train(reference, TINY, config())
+    mtl.train(reference, TINY, config(mixed_precision="no"))
     model = fresh_model()
     seen = []
     first_linear = next(m for m in model.encoder.backbone.modules() if isinstance(m, torch.nn.Linear))
