@@ -19,6 +19,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from mtl.data import write_json
 from mtl.runtime import progress
+from mtl.spans import token_shapes
 
 POOLING_MODES = ("mean", "max", "cls")
 
@@ -294,7 +295,8 @@ class Tokenized:
     not with Python objects per token); `batches` pads groups of similar length for the model.
 
     is_split_into_words: the inputs are word lists (a token task's rule, see mtl.kinds); then `word_ids[i]` maps each
-    token of input i to its word (None for special tokens) and `words_cut[i]` counts the words truncation dropped.
+    token of input i to its word (None for special tokens), `words_cut[i]` counts the words truncation dropped, and
+    the rows carry "word_shapes", each token's word shape (mtl.spans.SHAPES), which an uncased tokeniser loses.
     """
 
     CHUNK = 1024  # inputs tokenised together: the tokeniser's per-input objects live for one chunk only
@@ -321,6 +323,8 @@ class Tokenized:
                 for row, words in enumerate(chunk):
                     self.word_ids.append(encoded.word_ids(row))
                     self.words_cut.append(words_beyond_limit(encoded, row, len(words)))
+                shapes = [token_shapes(encoded.word_ids(row), words) for row, words in enumerate(chunk)]
+                chunks.setdefault("word_shapes", []).append(np.array(shapes, dtype=np.int32)[mask])
         self.starts = np.concatenate([[0], np.cumsum(self.lengths, dtype=np.int64)])
         self.flat = {n: np.concatenate(c) if c else np.zeros(0, np.int32) for n, c in chunks.items()}
 
@@ -332,6 +336,7 @@ class Tokenized:
         width = max(self.lengths[i] for i in idx)
         left = self.encoder.tokenizer.padding_side == "left"
         pad = {"input_ids": self.encoder.tokenizer.pad_token_id or 0, "token_type_ids": 0, "attention_mask": 0}
+        pad["word_shapes"] = 0
         out = {n: torch.full((len(idx), width), pad[n], dtype=torch.long) for n in [*self.flat, "attention_mask"]}
         for row, i in enumerate(idx):
             span = slice(width - self.lengths[i], width) if left else slice(0, self.lengths[i])

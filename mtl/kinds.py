@@ -16,7 +16,7 @@ import torch
 
 from mtl.data import read_conll, read_labelled_sentences
 from mtl.encoder import SentenceEncoder, Tokenized, inference, words_beyond_limit
-from mtl.spans import DECODINGS, viterbi_paths
+from mtl.spans import DECODINGS, token_shapes, viterbi_paths
 
 __all__ = ["KINDS", "SentenceKind", "TokenKind", "align_labels", "first_subtoken_positions", "word_features"]
 __all__ += ["words_beyond_limit"]
@@ -85,7 +85,11 @@ class TokenKind:
         return " ".join(words)
 
     def tokenize(self, encoder: SentenceEncoder, word_lists: list[list[str]]):
-        return encoder.tokenize(word_lists, is_split_into_words=self.split_into_words)
+        """Model inputs for word lists, with each token's word shape ("word_shapes"), as Tokenized lays them out."""
+        features = encoder.tokenize(word_lists, is_split_into_words=self.split_into_words)
+        shapes = [token_shapes(features.word_ids(row), words) for row, words in enumerate(word_lists)]
+        features["word_shapes"] = torch.tensor(shapes)
+        return features
 
     def targets(self, task, features, labels: list[list[str]]) -> torch.Tensor:
         ids = [[task.labels.index(tag) for tag in tags] for tags in labels]

@@ -21,7 +21,7 @@ from torch import nn
 from mtl.data import write_json
 from mtl.encoder import SentenceEncoder, Tokenized, check_texts, inference, length_sorted_batches
 from mtl.kinds import KINDS
-from mtl.spans import entity_spans, split_words
+from mtl.spans import SHAPES, entity_spans, split_words
 from mtl.tasks import Task
 
 WEIGHT_FILES = ("heads.safetensors", "encoder/model.safetensors")  # what a checkpoint's weights are in
@@ -56,14 +56,21 @@ def layers(first: int, last: int) -> tuple[str, ...]:
 class MultiTaskModel(nn.Module):
     """One shared SentenceEncoder, one small head per task; one encoder pass serves every task."""
 
-    def __init__(self, encoder: SentenceEncoder, tasks: list[Task], dropout: float = 0.1):
+    def __init__(self, encoder: SentenceEncoder, tasks: list[Task], dropout: float = 0.1, word_shapes: bool = False):
+        """word_shapes: token tasks' heads also read each word's shape (ShapedTokenHead)."""
         super().__init__()
         names = [t.name for t in tasks]
         if len(set(names)) != len(names):
             raise ValueError(f"task names must be unique, got {names}")
         self.encoder, self.tasks, self.dropout = encoder, {t.name: t for t in tasks}, dropout
+        self.word_shapes = word_shapes
         self.heads = nn.ModuleDict(
-            {t.name: nn.Sequential(nn.Dropout(dropout), nn.Linear(encoder.dim, len(t.labels))) for t in tasks}
+            {
+                t.name: ShapedTokenHead(encoder.dim, len(t.labels), dropout)
+                if word_shapes and KINDS[t.kind].split_into_words
+                else nn.Sequential(nn.Dropout(dropout), nn.Linear(encoder.dim, len(t.labels)))
+                for t in tasks
+            }
         )
         self._freeze_pooler()  # the encoder keeps its own requires_grad: a frozen encoder shared by two models stays frozen
         self.to(encoder.device).eval()  # training is opt-in, as for the encoder
@@ -71,7 +78,16 @@ class MultiTaskModel(nn.Module):
     def forward(self, features, tasks=None) -> dict[str, torch.Tensor]:
         """Logits per task: (batch, labels) for sentence tasks, (batch, tokens, labels) for token tasks."""
         encoded = self.encoder(features)
-        return {name: self.heads[name](encoded[KINDS[self.tasks[name].kind].reads]) for name in (tasks or self.tasks)}
+        logits = {}
+        for name in tasks or self.tasks:
+            read, head = encoded[KINDS[self.tasks[name].kind].reads], self.heads[name]
+            if isinstance(head, ShapedTokenHead):
+                if "word_shapes" not in features:
+                    raise ValueError(f"{name}'s head reads word shapes: tokenise its word lists as mtl.KINDS does")
+                logits[name] = head(read, features["word_shapes"])
+            else:
+                logits[name] = head(read)
+        return logits
 
     # ------------------------------------------------------------ freezing
 
@@ -170,7 +186,7 @@ class MultiTaskModel(nn.Module):
             )
             for kind in by_kind
         }
-        first = next(iter(tokens.values()), None)
+        first = next(iter(sorted(tokens.values(), key=lambda t: "word_shapes" not in t.flat)), None)  # shapes if any
         shared = all(t.lengths == first.lengths and np.array_equal(t.flat["input_ids"], first.flat["input_ids"])
                      for t in tokens.values())  # fmt: skip
         passes = [(first, tasks)] if shared else [(tokens[kind], names) for kind, names in by_kind.items()]
@@ -216,6 +232,7 @@ class MultiTaskModel(nn.Module):
             {
                 "tasks": [asdict(t) for t in self.tasks.values()],
                 "dropout": self.dropout,
+                "word_shapes": self.word_shapes,
                 "sha256": {name: sha256(staging / name) for name in WEIGHT_FILES},  # load() refuses altered weights
             },
         )
@@ -249,7 +266,7 @@ class MultiTaskModel(nn.Module):
             )
         # encoder/ is a sentence-transformers folder that carries its own pooling, normalisation and max length
         encoder = SentenceEncoder(path / "encoder", device=device, precision=precision)
-        model = cls(encoder, saved, dropout=config["dropout"])
+        model = cls(encoder, saved, dropout=config["dropout"], word_shapes=config.get("word_shapes", False))
         weights = load_file(path / "heads.safetensors")
         expected = {k: tuple(v.shape) for k, v in model.heads.state_dict().items()}
         found = {k: tuple(v.shape) for k, v in weights.items()}
@@ -258,6 +275,22 @@ class MultiTaskModel(nn.Module):
             raise ValueError(f"{path / 'heads.safetensors'}: head weights do not match config.json: {diff}")
         model.heads.load_state_dict(weights)
         return model.to(encoder.device)
+
+
+class ShapedTokenHead(nn.Module):
+    """A token head that also reads each token's word shape (mtl.spans.SHAPES: lower, Title, UPPER, ...): a small
+    learned vector per shape joined to the token's embedding before the linear layer. An uncased encoder reads
+    "france" and "France" alike; capitalisation is what a tagger of names would otherwise miss."""
+
+    def __init__(self, dim: int, n_labels: int, dropout: float, shape_dim: int = 16):
+        super().__init__()
+        self.shape = nn.Embedding(len(SHAPES), shape_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(dim + shape_dim, n_labels)
+
+    def forward(self, tokens: torch.Tensor, shapes: torch.Tensor) -> torch.Tensor:
+        shaped = self.shape(shapes.to(tokens.device)).to(tokens.dtype)
+        return self.linear(self.dropout(torch.cat([tokens, shaped], dim=-1)))
 
 
 def sha256(path: Path) -> str:

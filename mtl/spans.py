@@ -13,6 +13,26 @@ import functools
 import numpy as np
 
 DECODINGS = ("viterbi", "argmax")
+SHAPES = ("none", "lower", "Title", "UPPER", "mixed", "digit", "other")  # id 0: a special or padding token
+
+
+def word_shape(word: str) -> int:
+    """The id in SHAPES of a word's form: what an uncased tokeniser throws away ("france" vs "France" vs "FRANCE")."""
+    if any(c.isdigit() for c in word):
+        return SHAPES.index("digit")
+    letters = [c for c in word if c.isalpha()]
+    if not letters:
+        return SHAPES.index("other")
+    if all(c.islower() for c in letters):
+        return SHAPES.index("lower")
+    if all(c.isupper() for c in letters):
+        return SHAPES.index("UPPER")
+    return SHAPES.index("Title" if letters[0].isupper() and all(c.islower() for c in letters[1:]) else "mixed")
+
+
+def token_shapes(word_ids: list[int | None], words: list[str]) -> list[int]:
+    """Each token's word shape (0 for special tokens), laid out as the tokeniser laid out the words' tokens."""
+    return [0 if word is None else word_shape(words[word]) for word in word_ids]
 
 
 OPENING, CLOSING = set("([{<\"'“‘«"), set(".,;:!?)]}>\"'”’»…")

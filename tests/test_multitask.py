@@ -303,3 +303,48 @@ def test_tokenised_once_batches_equal_the_tokeniser_padding(encoder):
     for name in padded:
         assert torch.equal(rows[name], padded[name]), name
     assert tokens.lengths == [len(ids) for ids in encoder.tokenizer(sentences)["input_ids"]]
+
+
+def test_word_shapes_keep_the_capitalisation_an_uncased_tokeniser_drops(encoder):
+    shape = lambda word: spans.SHAPES[spans.word_shape(word)]
+    assert [shape(w) for w in ("france", "France", "FRANCE", "iPhone", "1996", "U.S.", ",")] == [
+        "lower", "Title", "UPPER", "mixed", "digit", "UPPER", "other",
+    ]  # fmt: skip
+    words = [["Angela", "Merkel", "visited", "PARIS", "."], ["in", "1996"]]
+    features = kinds.KINDS["token"].tokenize(encoder, words)
+    assert torch.equal(features["input_ids"][0], encoder.tokenize([["angela", "merkel", "visited", "paris", "."]],
+                       is_split_into_words=True)["input_ids"][0])  # fmt: skip
+    first = [p for p in kinds.first_subtoken_positions(features.word_ids(0), 5)]
+    assert [spans.SHAPES[features["word_shapes"][0, p]] for p in first] == [
+        "Title",
+        "Title",
+        "lower",
+        "UPPER",
+        "other",
+    ]
+    assert features["word_shapes"][0, 0] == 0 and features["word_shapes"][1, -1] == 0  # [CLS] and padding
+    rows = mtl.encoder.Tokenized(encoder, words, is_split_into_words=True).rows([0, 1])
+    assert torch.equal(rows["word_shapes"], features["word_shapes"])  # evaluation reads what training read
+
+
+def test_a_model_with_word_shapes_trains_predicts_saves_and_loads(encoder, tmp_path):
+    torch.manual_seed(0)
+    model = mtl.MultiTaskModel(encoder, TASKS, word_shapes=True)
+    assert isinstance(model.heads["ner"], multitask.ShapedTokenHead)
+    assert isinstance(model.heads["sentiment"], torch.nn.Sequential)  # sentence heads are unchanged
+    words = [["Angela", "Merkel", "visited", "Paris", "."], ["the", "film", "was", "dull"]]
+    tags = [["B-PER", "I-PER", "O", "B-LOC", "O"], ["O", "O", "O", "O"]]
+    config = mtl.TrainConfig(steps=6, batch_size=2, head_lr=1e-2, warmup_ratio=0.0, freeze=("encoder",), seed=0)
+    history = mtl.train(model, {"ner": (words, tags)}, config)
+    assert history["loss"][-1][2] < history["loss"][0][2]
+    lower = [[w.lower() for w in ws] for ws in words]  # the same tokens: only the shapes differ
+    with torch.no_grad():
+        cased, uncased = (model(kinds.KINDS["token"].tokenize(encoder, w), ["ner"])["ner"] for w in (words, lower))
+    assert not torch.allclose(cased, uncased)  # the head reads the shapes
+    model.save(tmp_path / "model")
+    loaded = mtl.MultiTaskModel.load(tmp_path / "model", device="cpu")
+    sentences = ["Angela Merkel visited Paris.", "angela merkel visited paris."]
+    assert rounded(loaded.predict(sentences)) == rounded(model.predict(sentences))
+    assert mtl.evaluate(loaded, "ner", words, tags) == mtl.evaluate(model, "ner", words, tags)
+    with pytest.raises(ValueError, match="ner's head reads word shapes"):
+        model(encoder.tokenize(["Angela Merkel"]), tasks=["ner"])
