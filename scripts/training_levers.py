@@ -11,14 +11,13 @@ REPORT_PROFILE=quick: a few steps on a few rows, to check that it runs.
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 import mtl
 from mtl.figures import compare, seed_summary, verdict
-from mtl.report import PROJECT_ROOT, PROFILE, pick, write_report
+from mtl.report import PROFILE, PROJECT_ROOT, pick, write_report
 from mtl.runtime import machine
 from mtl.training import selection_metric
 
