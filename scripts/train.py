@@ -35,7 +35,9 @@ def options() -> argparse.ArgumentParser:
     )
     parser.add_argument("--resume", action="store_true", help="continue from <checkpoint-dir>/last")
     parser.add_argument("--output", help="also save the final weights (not the best) to this folder")
-    parser.add_argument("--history", help="write the run's steps per task, examples and seconds to this JSON file")
+    parser.add_argument(
+        "--history", help="write the run's steps per task, examples, seconds and dev evaluations to this JSON file"
+    )
     for field in dataclasses.fields(mtl.TrainConfig):
         name = "--" + field.name.replace("_", "-")
         if field.name in ("loss_weights", "head_lrs"):
@@ -75,7 +77,7 @@ def main(argv=None) -> dict:
         if args.output:
             model.save(args.output)
         if args.history:
-            keep = ("task_steps", "examples", "seconds", "best_step", "best_score", "mixed_precision")
+            keep = ("task_steps", "examples", "seconds", "best_step", "best_score", "mixed_precision", "eval")
             Path(args.history).write_text(json.dumps({"processes": n_procs, **{k: history[k] for k in keep}}))
         if config.checkpoint_dir:
             best = mtl.MultiTaskModel.load(Path(config.checkpoint_dir) / "best", device=encoder.device)
