@@ -41,9 +41,12 @@ def die_with_launcher() -> None:
 
     torchrun starts each worker in a session of its own, so killing the launcher, or its process group, leaves the
     workers running as orphans: they go on training and rewriting last/ while a resumed run reads it, and the resumed
-    processes can then read different checkpoints. With this, a worker lives no longer than its launcher. If the
-    launcher died before the call took effect, the parent has already changed: exit at once. Elsewhere than Linux:
-    nothing."""
+    processes can then read different checkpoints. With this, a worker lives no longer than its launcher. Not covered:
+    a launcher that dies before this call (while the worker still imports torch; seconds on a busy machine) leaves
+    the worker orphaned already, and its parent then reads the same before and after the call below, so it goes on;
+    it does not join the process group, though, whose store lived in the launcher: it waits in init_process_group
+    until the timeout, training nothing. (Checking for pid 1 instead would stop every worker of a torchrun that is
+    itself pid 1, as in a container.) Elsewhere than Linux: nothing."""
     if not sys.platform.startswith("linux"):
         return
     parent = os.getppid()
