@@ -3,15 +3,19 @@
 One module per part, each readable top to bottom:
   data       where the datasets live; TSV, labels.txt and CoNLL readers with file:line errors
   encoder    SentenceEncoder = transformer backbone -> pooling -> optional L2 normalisation
+  tokenized  inputs tokenised once, kept compact, padded batch by batch
   fast       the int8 CPU inference path (ONNX export run by OpenVINO)
   kinds      what differs between sentence tasks and token tasks, in one place per kind
   tasks      Task (what the model knows of a task) and the project's task registry
-  multitask  MultiTaskModel: one encoder pass, one head per task; predict, freezing, evaluation, save and load
+  multitask  MultiTaskModel: one encoder pass, one head per task; freezing, save and load
+  prediction predict and evaluate over many inputs: batched, one encoder pass for every task
   spans      raw text to words with offsets, valid IOB2 tags (Viterbi), entity spans with scores
   heads      heads trained on cached embeddings of a frozen encoder
-  training   TrainConfig, layer-wise parameter groups, task sampling, the loop, checkpoints
+  training   TrainConfig, layer-wise parameter groups, the loop
+  sampling   which task each step trains (the schedule) and which batch it reads (BatchStream)
+  checkpoint best/ and last/, and resuming a run (one process or several) exactly where it stopped
   distributed  data-parallel training: each process takes its share of every batch (torchrun)
-  measure    timing, STS-B Spearman, agreement with a reference
+  measure    timing, STS-B Spearman, agreement with a reference, how far training moved the encoder
   runtime    progress bars, and the machine a figure was measured on
   figures    derived figures (ratios, seed summaries) and the one noise rule (seed spread and paired bootstrap)
   report     the report profile, the headline-figures JSON and the rows it declares for the results tables
@@ -21,18 +25,12 @@ from mtl.data import data_dir, load_stsb
 from mtl.encoder import SentenceEncoder, default_model_path
 from mtl.heads import cached_features, fit_head, linear_probe
 from mtl.kinds import KINDS
-from mtl.multitask import MultiTaskModel, evaluate, evaluate_with_counts, layers
+from mtl.measure import drift, encoder_snapshot
+from mtl.multitask import MultiTaskModel, layers
+from mtl.prediction import evaluate, evaluate_with_counts
+from mtl.sampling import task_probabilities
 from mtl.tasks import REGISTRY, Task, TaskData, declare_tasks, load_split, register
-from mtl.training import (
-    TrainConfig,
-    TrainingDiverged,
-    collate,
-    drift,
-    encoder_snapshot,
-    parameter_groups,
-    task_probabilities,
-    train,
-)
+from mtl.training import TrainConfig, TrainingDiverged, collate, parameter_groups, train
 
 __all__ = [
     "KINDS",

@@ -11,7 +11,10 @@ error unless told to search the graph every step, and the explicit loop keeps th
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
 
 import torch
 import torch.distributed as dist
@@ -26,9 +29,32 @@ def world() -> tuple[int, int]:
 
 def start_from_environment() -> None:
     """Join the process group that torchrun / accelerate launch describe in the environment (WORLD_SIZE, RANK, ...);
-    gloo on CPU, nccl on CUDA. Does nothing for a single process."""
+    gloo on CPU, nccl on CUDA, this process ending with its launcher (`die_with_launcher`). Does nothing for a single
+    process."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        die_with_launcher()
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+
+
+def die_with_launcher() -> None:
+    """Have Linux SIGKILL this process when the process that started it dies (prctl PR_SET_PDEATHSIG).
+
+    torchrun starts each worker in a session of its own, so killing the launcher, or its process group, leaves the
+    workers running as orphans: they go on training and rewriting last/ while a resumed run reads it, and the resumed
+    processes can then read different checkpoints. With this, a worker lives no longer than its launcher. Not covered:
+    a launcher that dies before this call (while the worker still imports torch; seconds on a busy machine) leaves
+    the worker orphaned already, and its parent then reads the same before and after the call below, so it goes on;
+    it does not join the process group, though, whose store lived in the launcher: it waits in init_process_group
+    until the timeout, training nothing. (Checking for pid 1 instead would stop every worker of a torchrun that is
+    itself pid 1, as in a container.) Elsewhere than Linux: nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    PR_SET_PDEATHSIG = 1
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def device_for_this_process() -> torch.device:
@@ -59,6 +85,25 @@ def sum_gradients(params: list[torch.nn.Parameter]) -> None:
         if param.grad is None:
             param.grad = torch.zeros_like(param)
         dist.all_reduce(param.grad)
+
+
+def gather(obj) -> list:
+    """obj from every process, in rank order ([obj] for one process)."""
+    n_procs = world()[1]
+    if n_procs == 1:
+        return [obj]
+    gathered = [None] * n_procs
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def from_first_process(obj):
+    """Process 0's obj, in every process (obj itself for one process): what one process decides for all."""
+    if world()[1] == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def barrier() -> None:

@@ -182,3 +182,12 @@ def misread(figures) -> list[str]:
 def verdict(comparison: dict) -> str:
     """The words a report uses for a comparison: "finding" or "within noise"."""
     return "finding" if comparison["finding"] else "within noise"
+
+
+def better(comparison: dict) -> bool:
+    """The choice rule notebooks 03 and 04 pick an arm by: {task: a comparison of this arm against the other}, and the
+    arm is better when it is ahead on some task by a finding and behind on none by a finding (within-noise
+    differences count neither way)."""
+    ahead = any(c["finding"] and c["difference"] > 0 for c in comparison.values())
+    behind = any(c["finding"] and c["difference"] < 0 for c in comparison.values())
+    return ahead and not behind

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from mtl.data import read_conll, read_labelled_sentences
-from mtl.encoder import SentenceEncoder, Tokenized, inference, words_beyond_limit
+from mtl.encoder import SentenceEncoder, inference
 from mtl.spans import DECODINGS, token_shapes, viterbi_paths
+from mtl.tokenized import Tokenized, words_beyond_limit
 
 __all__ = ["KINDS", "SentenceKind", "TokenKind", "align_labels", "first_subtoken_positions", "word_features"]
 __all__ += ["words_beyond_limit"]

@@ -1,5 +1,6 @@
-"""The measurements that notebook 01, the benchmark and the tests share: timing, STS-B Spearman, agreement with a
-reference. One definition each, so a figure means the same wherever it is quoted."""
+"""The measurements that the notebooks, the benchmark and the tests share: timing, STS-B Spearman, agreement with a
+reference, how far training moved each encoder layer. One definition each, so a figure means the same wherever it is
+quoted."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
+
+from mtl.multitask import MultiTaskModel, parameter_group_name
 
 
 def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
@@ -60,6 +63,26 @@ def cosine_to_reference(embeddings: torch.Tensor, reference: torch.Tensor, goal:
         "argmin": int(cosine.argmin()),
         "cosines": cosine,
     }
+
+
+def encoder_snapshot(model: MultiTaskModel) -> dict[str, torch.Tensor]:
+    """A copy of the encoder's weights, to measure later how far training moved them (`drift`)."""
+    return {name: param.detach().clone() for name, param in model.encoder.named_parameters()}
+
+
+def drift(model: MultiTaskModel, snapshot: dict[str, torch.Tensor]) -> dict[str, float]:
+    """How far each encoder group moved from `snapshot`: ||W - W0|| / ||W0|| over the group's weights, by the
+    groups of parameter_group_name ("embeddings", "layer.0", ...; the unused pooler left out). What layer-wise rates
+    are meant to keep small in the lower layers."""
+    moved, size = {}, {}
+    for name, param in model.encoder.named_parameters():
+        group = parameter_group_name("encoder." + name)
+        if group == "pooler":
+            continue
+        start = snapshot[name].to(param.device)
+        moved[group] = moved.get(group, 0.0) + float((param.detach() - start).pow(2).sum())
+        size[group] = size.get(group, 0.0) + float(start.pow(2).sum())
+    return {group: (moved[group] / size[group]) ** 0.5 for group in moved}
 
 
 PEAK_RSS = """

@@ -1,6 +1,7 @@
 """The multi-task model: one shared SentenceEncoder, one small head per task, one encoder pass for every task.
 
-Also: which parameter group each weight belongs to (for freezing and layer-wise rates), evaluation, save and load.
+Also: which parameter group each weight belongs to (for freezing and layer-wise rates), save and load. Prediction and
+evaluation, batched over many inputs, are in mtl/prediction.py.
 """
 
 from __future__ import annotations
@@ -9,19 +10,19 @@ import hashlib
 import json
 import re
 import shutil
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mtl.data import write_json
-from mtl.encoder import SentenceEncoder, Tokenized, check_texts, inference, length_sorted_batches
+from mtl.encoder import SentenceEncoder
 from mtl.kinds import KINDS
-from mtl.spans import SHAPES, entity_spans, split_words
+from mtl.prediction import predict, predict_words
+from mtl.runtime import kill_point
+from mtl.spans import SHAPES
 from mtl.tasks import Task
 
 WEIGHT_FILES = ("heads.safetensors", "encoder/model.safetensors")  # what a checkpoint's weights are in
@@ -123,110 +124,38 @@ class MultiTaskModel(nn.Module):
             if parameter_group_name(name) == "pooler":
                 param.requires_grad_(False)
 
-    # ------------------------------------------------------------ inference
+    # ------------------------------------------------------------ inference (mtl/prediction.py)
 
     def predict(self, texts, tasks=None, batch_size: int = 32) -> list[dict]:
-        """Raw texts -> one dict per text, one entry per task:
-
-        - sentence tasks: {"label": str, "score": its softmax probability};
-        - token tasks: [{"text", "label", "start", "end", "score"}, ...], one per entity, where `label` is the entity
-          type (PER, ORG, ...), `text == texts[i][start:end]`, and `score` is the mean of its words' tag
-          probabilities (softmax at each word's first sub-token) along the valid IOB2 sequence `viterbi_tags` picks.
-
-        Sentence tasks read the text as it is; token tasks read its words, split as the tokeniser pre-tokenises
-        (punctuation apart from words), with character offsets: each kind's own tokenisation, as in training
-        (mtl.kinds). Words beyond max_seq_length are not read (a warning says how many): entities come from the part
-        that was read.
-        """
-        texts = check_texts(texts)
-        tasks = self._tasks(tasks)
-        words = None
-        if any(self.tasks[t].kind == "token" for t in tasks):
-            words = [split_words(self.encoder.tokenizer, text) for text in texts]
-        results = self._infer(tasks, texts, words and [[w for w, _, _ in split] for split in words], batch_size)
-        for text, split, result in zip(texts, words or texts, results):
-            for name, value in result.items():
-                if self.tasks[name].kind == "token":
-                    read = [i for i, score in enumerate(value["scores"]) if score is not None]
-                    result[name] = entity_spans(
-                        text,
-                        [split[i] for i in read],
-                        [value["tags"][i] for i in read],
-                        [value["scores"][i] for i in read],
-                    )
-        return results
+        """Raw texts -> one dict per text, one entry per task: see mtl.prediction.predict."""
+        return predict(self, texts, tasks, batch_size)
 
     def predict_words(self, word_lists, tasks=None, batch_size: int = 32, decoding: str = "viterbi") -> list[dict]:
-        """Pre-tokenised texts (lists of words, as in CoNLL) -> one dict per text: {"label", "score"} for sentence
-        tasks (which read the words joined by spaces), {"tags": one IOB2 tag per word, "scores": [...]} for token
-        tasks (see TokenKind.decode)."""
-        if isinstance(word_lists, (str, dict)) or not all(isinstance(w, (list, tuple)) for w in word_lists):
-            raise TypeError("predict_words takes a list of word lists; use predict for raw text")
-        word_lists = [check_texts(list(words), f"word_lists[{i}]") for i, words in enumerate(word_lists)]
-        texts = [" ".join(words) for words in word_lists]
-        return self._infer(self._tasks(tasks), texts, word_lists, batch_size, decoding)
-
-    def _tasks(self, tasks) -> list[str]:
-        tasks = list(tasks or self.tasks)
-        unknown = [t for t in tasks if t not in self.tasks]
-        if unknown:
-            raise ValueError(f"unknown task(s) {unknown}; this model has {list(self.tasks)}")
-        return tasks
-
-    def _infer(self, tasks, texts, word_lists, batch_size: int, decoding: str = "viterbi") -> list[dict]:
-        """Every task's decoded output for each input: each kind's tasks read the inputs tokenised by the kind's rule
-        (texts for sentence tasks, word lists for token tasks). One encoder pass per batch serves every task when
-        the rules give the same tokens, as they do for WordPiece models such as MiniLM; otherwise one pass per rule."""
-        by_kind = {}
-        for name in tasks:
-            by_kind.setdefault(self.tasks[name].kind, []).append(name)
-        tokens = {
-            kind: Tokenized(
-                self.encoder, word_lists if KINDS[kind].split_into_words else texts, KINDS[kind].split_into_words
-            )
-            for kind in by_kind
-        }
-        first = next(iter(sorted(tokens.values(), key=lambda t: "word_shapes" not in t.flat)), None)  # shapes if any
-        shared = all(t.lengths == first.lengths and np.array_equal(t.flat["input_ids"], first.flat["input_ids"])
-                     for t in tokens.values())  # fmt: skip
-        passes = [(first, tasks)] if shared else [(tokens[kind], names) for kind, names in by_kind.items()]
-        results = [{} for _ in texts]
-        with inference(self):
-            for idx in length_sorted_batches(first.lengths if first else [], batch_size):
-                logits = {}
-                for rule, names in passes:
-                    logits |= {name: value.cpu() for name, value in self(rule.rows(idx), names).items()}
-                for kind, names in by_kind.items():
-                    split = KINDS[kind].split_into_words
-                    word_ids = tokens[kind].row_word_ids(idx, logits[names[0]].shape[1]) if split else None
-                    n_words = [len(word_lists[i]) for i in idx] if word_lists else None
-                    for name in names:
-                        decoded = KINDS[kind].decode(self.tasks[name], logits[name], word_ids, n_words, decoding)
-                        for i, result in zip(idx, decoded):
-                            results[i][name] = result
-        cut = sum(sum(t.words_cut) for t in tokens.values())
-        if cut:
-            warnings.warn(
-                f"{cut} word(s) beyond max_seq_length={self.encoder.max_seq_length} were not read", stacklevel=3
-            )
-        return results
+        """Pre-tokenised texts (lists of words, as in CoNLL) -> one dict per text: see mtl.prediction.predict_words."""
+        return predict_words(self, word_lists, tasks, batch_size, decoding)
 
     # ------------------------------------------------------------ save and load
 
     def save(self, path, extra: dict | None = None) -> None:
         """Atomically write config.json, heads.safetensors and encoder/ (a sentence-transformers directory).
 
-        Everything is written to a staging folder first and renamed into place, so an interrupted save leaves the
-        previous checkpoint intact. `extra` maps file names to objects saved beside them with torch.save.
+        Everything is written to <name>.tmp first; then the previous checkpoint is moved aside to <name>.old, the new
+        one renamed into place, and <name>.old removed. A process killed at any point leaves one whole checkpoint:
+        <name>, or, between the two renames, <name>.old, which `whole_checkpoint` (and so load) then reads. Each
+        write and rename is a `kill_point`, where the tests kill a save. `extra` maps file names to objects saved
+        beside the weights with torch.save.
         """
         path = Path(path)
-        staging = path.with_name(path.name + ".tmp")
+        staging, old = path.with_name(path.name + ".tmp"), path.with_name(path.name + ".old")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         for name, obj in (extra or {}).items():
             torch.save(obj, staging / name)
+            kill_point(f"{path.name}: {name} written")
         self.encoder.save(staging / "encoder")
+        kill_point(f"{path.name}: encoder/ written")
         save_file({k: v.contiguous() for k, v in self.heads.state_dict().items()}, staging / "heads.safetensors")
+        kill_point(f"{path.name}: heads.safetensors written")
         write_json(
             staging / "config.json",
             {
@@ -236,19 +165,23 @@ class MultiTaskModel(nn.Module):
                 "sha256": {name: sha256(staging / name) for name in WEIGHT_FILES},  # load() refuses altered weights
             },
         )
-        old = path.with_name(path.name + ".old")
+        kill_point(f"{path.name}: config.json written")
         if path.exists():  # path is whole, so an old/ left by a save killed before its last line is stale
             shutil.rmtree(old, ignore_errors=True)
             path.rename(old)
+            kill_point(f"{path.name}: moved aside")
         staging.rename(path)
+        kill_point(f"{path.name}: put in place")
         shutil.rmtree(old, ignore_errors=True)
+        kill_point(f"{path.name}: old removed")
 
     @classmethod
     def load(cls, path, tasks: list[Task] | None = None, device=None, precision="fp32") -> MultiTaskModel:
         """Load a saved model; if `tasks` is given it must match the checkpoint's tasks exactly.
 
-        precision="int8" runs the encoder through the fast CPU path (see SentenceEncoder)."""
-        path = Path(path)
+        precision="int8" runs the encoder through the fast CPU path (see SentenceEncoder). A save killed between its
+        two renames left only <path>.old, whole: that is read then."""
+        path = whole_checkpoint(path)
         try:
             config = json.loads((path / "config.json").read_text())
         except json.JSONDecodeError as err:
@@ -293,45 +226,14 @@ class ShapedTokenHead(nn.Module):
         return self.linear(self.dropout(torch.cat([tokens, shaped], dim=-1)))
 
 
+def whole_checkpoint(path) -> Path:
+    """The folder holding the checkpoint saved as `path`: path itself, or path.old when a save was killed after moving
+    the previous checkpoint aside and before putting the new one in place (see MultiTaskModel.save)."""
+    path = Path(path)
+    old = path.with_name(path.name + ".old")
+    return old if not path.exists() and old.exists() else path
+
+
 def sha256(path: Path) -> str:
     with open(path, "rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()  # streamed: a large weight file is not read into memory
-
-
-def evaluate(
-    model: MultiTaskModel, task: str, inputs: list, labels: list, batch_size: int = 64, decoding: str = "viterbi"
-) -> dict[str, float]:
-    """Per-task metrics x100: accuracy and macro-F1 (sentence tasks), entity-level P/R/F1 with seqeval (token tasks,
-    on the given words, tags decoded as `decoding` says)."""
-    kind = KINDS[model.tasks[task].kind]
-    predicted = _predicted(model, task, inputs, batch_size, decoding)
-    return {name: 100 * float(value) for name, value in kind.score(labels, predicted).items()}
-
-
-def evaluate_with_counts(
-    model: MultiTaskModel, task: str, inputs: list, labels: list, batch_size: int = 64, decoding: str = "viterbi"
-) -> tuple[dict[str, float], np.ndarray]:
-    """evaluate's metrics, and the per-example counts that mtl.figures' paired bootstrap resamples: (correct, 1) per
-    sentence for sentence tasks, (true positives, false positives, false negatives) per sentence for token tasks."""
-    from mtl.figures import accuracy_counts, entity_counts
-
-    kind = KINDS[model.tasks[task].kind]
-    predicted = _predicted(model, task, inputs, batch_size, decoding)
-    metrics = {name: 100 * float(value) for name, value in kind.score(labels, predicted).items()}
-    if kind.split_into_words:
-        return metrics, entity_counts(labels, [p["tags"] for p in predicted])
-    return metrics, accuracy_counts(labels, [p["label"] for p in predicted])
-
-
-def _predicted(model: MultiTaskModel, task: str, inputs: list, batch_size: int, decoding: str) -> list[dict]:
-    """One task's decoded outputs for evaluation inputs (sentences, or word lists for token tasks); a warning about
-    unread words names the task and points at the caller of evaluate."""
-    kind = KINDS[model.tasks[task].kind]
-    texts = [" ".join(x) for x in inputs] if kind.split_into_words else check_texts(inputs, "inputs")
-    with warnings.catch_warnings(record=True) as caught:  # re-raised below so that it points at the caller
-        warnings.simplefilter("always")
-        words = inputs if kind.split_into_words else None
-        predicted = [r[task] for r in model._infer([task], texts, words, batch_size, decoding)]
-    for w in caught:
-        warnings.warn(f"{task}: {w.message}", w.category, stacklevel=3)
-    return predicted

@@ -1,10 +1,13 @@
-"""What every long job shares: a progress bar that report rendering can silence, and the machine a figure was
-measured on (a speed figure means little without the CPU and its instruction sets)."""
+"""What every long job shares: a progress bar that report rendering can silence, the machine a figure was measured on
+(a speed figure means little without the CPU and its instruction sets), and a test hook that kills the process at a
+chosen point of a checkpoint save or resume."""
 
 from __future__ import annotations
 
 import os
 import platform
+import signal
+import sys
 from pathlib import Path
 
 import torch
@@ -31,3 +34,13 @@ def machine() -> dict:
         "torch_threads": torch.get_num_threads(),
         "flags": [f for f in wanted if f in flags],
     }
+
+
+def kill_point(name: str) -> None:
+    """A point where a kill must lose nothing already saved: every file a checkpoint save writes, every rename, and
+    each stage of a resume call this with a name such as "last: moved aside". A process whose environment has
+    MTL_KILL_AT=<that name> SIGKILLs itself the first time it passes it (saying so on stderr), which is how the tests
+    kill a training run in every window of `MultiTaskModel.save` without racing it. Without the variable: nothing."""
+    if os.environ.get("MTL_KILL_AT") == name:
+        print(f"kill_point: SIGKILL at {name!r}", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,7 +1,8 @@
-"""Training: one config, parameter groups with layer-wise rates, task sampling, the loop, checkpoints and resume.
+"""Training: one config, parameter groups with layer-wise rates, and the loop.
 
-Read top to bottom: TrainConfig, parameter_groups, the task schedule, BatchStream (a task's batches), collate (a
-batch to model inputs and targets), train (the loop), then the checkpoint helpers it calls.
+Read top to bottom: TrainConfig, parameter_groups, collate (a batch to model inputs and targets), start_run (the
+optimiser, schedule, task plan and batch streams), train (the loop), training_step and batch_losses. Which task each
+step trains and which batch it reads are in mtl/sampling.py; checkpoints and resuming in mtl/checkpoint.py.
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import get_linear_schedule_with_warmup
 
+from mtl.checkpoint import Run, evaluate_and_checkpoint, resume_run, rng_states
 from mtl.distributed import barrier, share, sum_gradients, sum_over_processes, world
-from mtl.encoder import Tokenized
 from mtl.kinds import KINDS
-from mtl.multitask import GROUP_FORMS, MultiTaskModel, evaluate, parameter_group_name
+from mtl.multitask import GROUP_FORMS, MultiTaskModel, parameter_group_name
 from mtl.runtime import machine, progress
-from mtl.tasks import REGISTRY, Task
+from mtl.sampling import SAMPLING, BatchStream, task_schedule, token_counts
 
-SAMPLING = ("proportional", "temperature", "round_robin", "all")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 
 
@@ -111,121 +110,11 @@ def parameter_groups(model: MultiTaskModel, config: TrainConfig) -> list[dict]:
     return list(groups.values())
 
 
-def encoder_snapshot(model: MultiTaskModel) -> dict[str, torch.Tensor]:
-    """A copy of the encoder's weights, to measure later how far training moved them (`drift`)."""
-    return {name: param.detach().clone() for name, param in model.encoder.named_parameters()}
-
-
-def drift(model: MultiTaskModel, snapshot: dict[str, torch.Tensor]) -> dict[str, float]:
-    """How far each encoder group moved from `snapshot`: ||W - W0|| / ||W0|| over the group's weights, by the
-    groups of parameter_group_name ("embeddings", "layer.0", ...; the unused pooler left out). What layer-wise rates
-    are meant to keep small in the lower layers."""
-    moved, size = {}, {}
-    for name, param in model.encoder.named_parameters():
-        group = parameter_group_name("encoder." + name)
-        if group == "pooler":
-            continue
-        start = snapshot[name].to(param.device)
-        moved[group] = moved.get(group, 0.0) + float((param.detach() - start).pow(2).sum())
-        size[group] = size.get(group, 0.0) + float(start.pow(2).sum())
-    return {group: (moved[group] / size[group]) ** 0.5 for group in moved}
-
-
-def task_probabilities(sizes: dict[str, int], sampling: str, temperature: float = 2.0) -> dict[str, float]:
-    """p(task) per step: proportional to n, to n ** (1/T), or equal (round_robin, which also cycles in order); under
-    "all" every task trains at every step, so each has probability 1."""
-    if sampling == "all":
-        return {t: 1.0 for t in sizes}
-    if sampling == "proportional":
-        weights = {t: float(n) for t, n in sizes.items()}
-    elif sampling == "temperature":
-        weights = {t: n ** (1 / temperature) for t, n in sizes.items()}
-    elif sampling == "round_robin":
-        weights = {t: 1.0 for t in sizes}
-    else:
-        raise ValueError(f"sampling must be one of {SAMPLING}, got {sampling!r}")
-    total = sum(weights.values())
-    return {t: w / total for t, w in weights.items()}
-
-
-def task_schedule(sizes: dict[str, int], config: TrainConfig) -> list[str]:
-    """The task trained at each step, fixed in advance by the seed (so a resumed run follows the same plan)."""
-    names = list(sizes)
-    if config.sampling == "all":
-        return ["+".join(names)] * config.steps
-    if config.sampling == "round_robin":
-        return [names[step % len(names)] for step in range(config.steps)]
-    p = task_probabilities(sizes, config.sampling, config.temperature)
-    rng = np.random.default_rng(config.seed)
-    return [names[i] for i in rng.choice(len(names), size=config.steps, p=[p[t] for t in names])]
-
-
-class BatchStream:
-    """Endless batches of one task's data, reshuffled every epoch; its position can be saved.
-
-    lengths: each row's token count. Given, each epoch shuffles the rows, sorts every window of 50 batches by length
-    and shuffles the batches, so that a batch pads to near its own longest row while its rows stay a random draw from
-    a window; None, batches are plain random draws."""
-
-    WINDOW = 50  # batches sorted together
-
-    def __init__(
-        self, inputs: list, labels: list, batch_size: int, seed: int, lengths=None, epoch: int = 0, position: int = 0
-    ):
-        self.inputs, self.labels, self.batch_size, self.seed, self.lengths = inputs, labels, batch_size, seed, lengths
-        self.epoch, self.position = epoch, position
-        self._plan()
-
-    def _plan(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(len(self.inputs))
-        if self.lengths is not None:
-            window = self.batch_size * self.WINDOW
-            order = np.concatenate(
-                [
-                    w[np.argsort([self.lengths[i] for i in w], kind="stable")]
-                    for w in np.split(order, range(window, len(order), window))
-                ]
-            )
-        self.batches = [order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
-        self.batches = [self.batches[i] for i in rng.permutation(len(self.batches))]
-
-    def next(self) -> tuple[list, list]:
-        if self.position == len(self.batches):
-            self.epoch, self.position = self.epoch + 1, 0
-            self._plan()
-        batch = self.batches[self.position]
-        self.position += 1
-        return [self.inputs[i] for i in batch], [self.labels[i] for i in batch]
-
-
-def token_counts(model: MultiTaskModel, task: str, inputs: list) -> list[int]:
-    """Each row's token count after truncation, as the task's kind tokenises it (what a padded batch is as wide as)."""
-    return Tokenized(model.encoder, inputs, is_split_into_words=KINDS[model.tasks[task].kind].split_into_words).lengths
-
-
 def collate(model: MultiTaskModel, task: str, inputs: list, labels: list):
     """Model inputs and target ids for one task's batch (token targets sit on first sub-tokens, -100 elsewhere)."""
     kind = KINDS[model.tasks[task].kind]
     features = kind.tokenize(model.encoder, inputs)
     return features, kind.targets(model.tasks[task], features, labels)
-
-
-@dataclass
-class Run:
-    """What a training run carries from step to step; last/ saves it so that a resumed run goes on exactly."""
-
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    scaler: torch.amp.GradScaler
-    streams: dict  # task -> BatchStream
-    schedule: list  # the task of every step
-    history: dict
-    dtype: torch.dtype | None  # the forward pass's autocast dtype, None for fp32
-    trainable: list = field(default_factory=list)  # every parameter the optimiser moves
-    shared: list = field(default_factory=list)  # the encoder's trainable parameters (summed across processes)
-    running: dict = field(default_factory=dict)  # smoothed loss per task, for the progress bar
-    teachers: dict = field(default_factory=dict)  # task -> a trained model whose predictions the task distils
 
 
 def start_run(model: MultiTaskModel, train_data: dict, config: TrainConfig) -> Run:
@@ -285,7 +174,7 @@ def train(
     run = start_run(model, train_data, config)
     run.teachers = {task: _teacher(model, task, teacher) for task, teacher in (teachers or {}).items()}
     checkpoints = Path(config.checkpoint_dir) if config.checkpoint_dir else None
-    first_step = load_run(model, run, checkpoints / "last") if resume else 0
+    first_step = resume_run(model, run, checkpoints) if resume else 0
     train_mode(model)
     started = time.perf_counter() - run.history["seconds"]
     bar = progress(
@@ -296,7 +185,7 @@ def train(
         bar.set_postfix({t: f"{v:.3f}" for t, v in run.running.items()})
         if dev_data and ((step + 1) % config.eval_every == 0 or step + 1 == config.steps):
             run.history["seconds"] = time.perf_counter() - started
-            rng = _rng_states()
+            rng = rng_states()
             if rank == 0:
                 evaluate_and_checkpoint(model, run, step + 1, dev_data, checkpoints, rng)
             barrier()  # the others wait until last/ is whole
@@ -405,66 +294,3 @@ def _diverged(what: str, step: int, task: str, checkpoints: Path | None) -> Trai
         else ""
     )
     return TrainingDiverged(f"{what} at step {step}, task {task!r}{kept}")
-
-
-def _rng_states() -> list[torch.Tensor]:
-    """Every process's torch RNG state (dropout), gathered so that a resumed run draws what an uninterrupted one would."""
-    n_procs = world()[1]
-    if n_procs == 1:
-        return [torch.get_rng_state()]
-    states = [None] * n_procs
-    torch.distributed.all_gather_object(states, torch.get_rng_state())
-    return states
-
-
-def selection_metric(task: Task) -> str:
-    """The metric a task's dev score is read from when choosing checkpoints: its registry entry's, else its kind's."""
-    entry = REGISTRY.get(task.name)
-    return entry.metric if entry is not None and entry.kind == task.kind else KINDS[task.kind].headline_metric
-
-
-def evaluate_and_checkpoint(model: MultiTaskModel, run: Run, step: int, dev_data: dict, checkpoints, rng) -> None:
-    """Dev metrics for every task; save best/ when the mean of the tasks' selection metrics improves, and last/ for
-    resuming."""
-    history = run.history
-    metrics = {t: evaluate(model, t, x, y) for t, (x, y) in dev_data.items()}
-    score = float(np.mean([metrics[t][selection_metric(model.tasks[t])] for t in metrics]))
-    history["eval"].append({"step": step, "score": score, "seconds": history["seconds"], **metrics})
-    improved = history["best_score"] is None or score > history["best_score"]
-    if improved:
-        history["best_step"], history["best_score"] = step, score
-    if checkpoints:
-        if improved:
-            model.save(checkpoints / "best")
-        state = {
-            "step": step,
-            "history": history,
-            "optimizer": run.optimizer.state_dict(),
-            "scheduler": run.scheduler.state_dict(),
-            "scaler": run.scaler.state_dict(),  # empty unless fp16
-            "streams": {t: (s.epoch, s.position) for t, s in run.streams.items()},
-            "torch_rng": rng,  # one state per process
-        }
-        model.save(checkpoints / "last", extra={"trainer_state.pt": state})
-
-
-def load_run(model: MultiTaskModel, run: Run, path: Path) -> int:
-    """Put model, optimiser, schedule, loss scale, data streams, history and RNG back where last/ was saved; returns
-    the step to go on from. A save killed between its two renames leaves only last.old, whole: it is used then."""
-    if not path.exists() and path.with_name(path.name + ".old").exists():
-        path = path.with_name(path.name + ".old")
-    model.load_state_dict(
-        MultiTaskModel.load(path, tasks=list(model.tasks.values()), device=model.encoder.device).state_dict()
-    )
-    state = torch.load(path / "trainer_state.pt", weights_only=True)  # tensors and plain containers only: no code runs
-    run.optimizer.load_state_dict(state["optimizer"])
-    run.scheduler.load_state_dict(state["scheduler"])
-    run.scaler.load_state_dict(state["scaler"])
-    for task, (epoch, position) in state["streams"].items():
-        run.streams[task].epoch, run.streams[task].position = epoch, position
-        run.streams[task]._plan()
-    rank, n_procs = world()
-    rng = state["torch_rng"]
-    torch.set_rng_state(rng[rank] if len(rng) == n_procs else rng[0])
-    run.history = state["history"]
-    return state["step"]

@@ -28,6 +28,9 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dev-rows", type=int, default=500, help="first rows of each dev split scored during training"
     )
+    parser.add_argument(
+        "--test-rows", type=int, help="first rows of each test split scored at the end (default: all; 0: none)"
+    )
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--model", help="pretrained encoder: a hub id or a local path (default: the bundled MiniLM)")
     parser.add_argument(
@@ -79,10 +82,10 @@ def main(argv=None) -> dict:
         if args.history:
             keep = ("task_steps", "examples", "seconds", "best_step", "best_score", "mixed_precision", "eval")
             Path(args.history).write_text(json.dumps({"processes": n_procs, **{k: history[k] for k in keep}}))
-        if config.checkpoint_dir:
+        if config.checkpoint_dir and args.test_rows != 0:
             best = mtl.MultiTaskModel.load(Path(config.checkpoint_dir) / "best", device=encoder.device)
             for task in tasks:
-                metrics = mtl.evaluate(best, task.name, *mtl.load_split(task.name, "test"))
+                metrics = mtl.evaluate(best, task.name, *_first(mtl.load_split(task.name, "test"), args.test_rows))
                 print(f"{task.name}: test " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()))
     if n_procs > 1:
         torch.distributed.destroy_process_group()

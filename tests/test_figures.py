@@ -113,3 +113,12 @@ def test_evaluation_counts_reproduce_the_metrics(encoder):
         headline = "accuracy" if task == "question_type" else "f1"
         assert len(counts) == 60 and figures.metric(counts.sum(0)) == pytest.approx(metrics[headline])
         assert metrics == mtl.evaluate(model, task, inputs[:60], labels[:60])
+
+
+def test_better_is_ahead_on_a_task_by_a_finding_and_behind_on_none():
+    ahead, behind = {"finding": True, "difference": 1.2}, {"finding": True, "difference": -0.8}
+    noise_up, noise_down = {"finding": False, "difference": 3.0}, {"finding": False, "difference": -3.0}
+    assert figures.better({"sentiment": ahead, "ner": noise_down})
+    assert not figures.better({"sentiment": ahead, "ner": behind})  # a finding against it vetoes
+    assert not figures.better({"sentiment": noise_up, "ner": noise_up})  # within noise is no evidence either way
+    assert not figures.better({})

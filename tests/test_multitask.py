@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from sentence_transformers import SentenceTransformer
 
 import mtl
-from mtl import kinds, multitask, spans, training
+from mtl import checkpoint, kinds, multitask, spans, training
 
 NER = mtl.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])
 TASKS = [
@@ -202,6 +202,15 @@ def test_interrupted_save_leaves_the_previous_checkpoint_intact(model, tmp_path,
     assert mtl.MultiTaskModel.load(tmp_path / "model").predict(["Angela Merkel visited Paris."]) == before
 
 
+def test_a_save_killed_between_its_renames_leaves_the_previous_checkpoint_readable(model, tmp_path):
+    model.save(tmp_path / "model")
+    (tmp_path / "model").rename(tmp_path / "model.old")  # moved aside; the new one never put in place
+    assert multitask.whole_checkpoint(tmp_path / "model") == tmp_path / "model.old"
+    assert mtl.MultiTaskModel.load(tmp_path / "model").predict(["Angela Merkel visited Paris."])
+    model.save(tmp_path / "model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
 def test_a_save_killed_before_removing_old_does_not_block_the_next(model, tmp_path):
     model.save(tmp_path / "model")
     shutil.copytree(tmp_path / "model", tmp_path / "model.old")  # killed after the rename, before old/ was removed
@@ -250,7 +259,7 @@ def test_checkpoints_never_unpickle_code(model, tmp_path):
     model.save(tmp_path / "model", extra={"trainer_state.pt": {"step": 1, "payload": Payload()}})
     mtl.MultiTaskModel.load(tmp_path / "model")  # weights are safetensors and JSON: nothing to unpickle
     with pytest.raises(pickle.UnpicklingError):  # and the trainer state is read with weights_only=True
-        training.load_run(model, None, tmp_path / "model")
+        checkpoint.load_run(model, None, tmp_path / "model")
     assert CODE_RAN == []
 
 

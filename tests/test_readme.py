@@ -1,6 +1,7 @@
 """The README's results table is exactly what scripts/results_table.py makes from reports/*.json (so every key it
 reads exists), and its layout section names every tracked top-level entry and every mtl module."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,13 +52,11 @@ def test_the_python_example_runs(tmp_path, monkeypatch):
     assert (tmp_path / "joint" / "best" / "config.json").exists()
 
 
-def test_the_entry_page_is_what_report_index_makes_and_links_every_report():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import report_index
-    finally:
-        sys.path.pop(0)
-    page = report_index.page(ROOT / "reports")
+def test_the_entry_page_is_what_report_index_makes_and_links_every_report(tmp_path):
+    # the script as make runs it (it imports its sibling results_table), on a copy of reports/ so nothing is rewritten
+    reports = shutil.copytree(ROOT / "reports", tmp_path / "reports")
+    subprocess.run([sys.executable, "scripts/report_index.py", "--reports", str(reports)], cwd=ROOT, check=True)
+    page = (reports / "index.html").read_text()
     assert (ROOT / "reports" / "index.html").read_text() == page, "run python scripts/report_index.py"
     for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         assert f"href='{notebook.stem}.html'" in page

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import mtl
-from mtl import multitask, training
+from mtl import checkpoint, measure, multitask, training
+from mtl.sampling import BatchStream, task_schedule
 
 SENTIMENT = mtl.Task("sentiment", "sentence", ["negative", "positive"])
 NER = mtl.Task("ner", "token", ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"])
@@ -107,9 +108,7 @@ def test_freezing_by_name_leaves_parameters_out_and_unchanged():
 @pytest.mark.parametrize("sampling, temperature", [("proportional", 1.0), ("temperature", 2.0), ("temperature", 5.0)])
 def test_sampler_frequencies_match_their_definition(sampling, temperature):
     sizes = {"a": 5000, "b": 1000, "c": 200}
-    schedule = training.task_schedule(
-        sizes, mtl.TrainConfig(steps=20000, sampling=sampling, temperature=temperature, seed=1)
-    )
+    schedule = task_schedule(sizes, mtl.TrainConfig(steps=20000, sampling=sampling, temperature=temperature, seed=1))
     weights = {t: n ** (1 / temperature) for t, n in sizes.items()}
     counts = Counter(schedule)
     for task, weight in weights.items():
@@ -117,9 +116,9 @@ def test_sampler_frequencies_match_their_definition(sampling, temperature):
 
 
 def test_round_robin_cycles_through_the_tasks():
-    assert training.task_schedule(
-        {"a": 5, "b": 500, "c": 50}, mtl.TrainConfig(steps=7, sampling="round_robin")
-    ) == list("abcabca")
+    assert task_schedule({"a": 5, "b": 500, "c": 50}, mtl.TrainConfig(steps=7, sampling="round_robin")) == list(
+        "abcabca"
+    )
 
 
 def test_unknown_sampling_is_rejected():
@@ -154,7 +153,7 @@ def test_building_parameter_groups_changes_nothing():
 @pytest.mark.parametrize("grouped", [True, False])
 def test_batch_stream_visits_every_example_once_per_epoch(grouped):
     inputs = [" ".join(["w"] * n) for n in range(1, 24)]
-    stream = training.BatchStream(inputs, list(range(23)), 5, seed=0, lengths=list(range(1, 24)) if grouped else None)
+    stream = BatchStream(inputs, list(range(23)), 5, seed=0, lengths=list(range(1, 24)) if grouped else None)
     seen = [label for _ in range(5) for label in stream.next()[1]]
     assert sorted(seen) == list(range(23))
     assert stream.epoch == 0 and stream.position == 5
@@ -168,9 +167,9 @@ def test_grouped_batches_pad_little_and_stay_a_random_draw():
         return 1 - sum(map(sum, batches)) / sum(len(b) * max(b) for b in batches)
 
     rows = list(range(3200))
-    grouped = training.BatchStream(rows, rows, 32, seed=0, lengths=lengths)
-    assert padded_share(grouped) < 0.05 < 0.3 < padded_share(training.BatchStream(rows, rows, 32, seed=0))
-    epochs = [training.BatchStream(rows, rows, 32, seed=0, lengths=lengths, epoch=e).batches[0] for e in range(3)]
+    grouped = BatchStream(rows, rows, 32, seed=0, lengths=lengths)
+    assert padded_share(grouped) < 0.05 < 0.3 < padded_share(BatchStream(rows, rows, 32, seed=0))
+    epochs = [BatchStream(rows, rows, 32, seed=0, lengths=lengths, epoch=e).batches[0] for e in range(3)]
     assert epochs[0] != epochs[1] != epochs[2]  # reshuffled every epoch
 
 
@@ -250,6 +249,23 @@ def test_resume_continues_where_it_stopped(tmp_path, precision, killed_between_r
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
 
 
+def test_processes_that_restored_different_runs_stop_before_training(tmp_path, monkeypatch):
+    """Resumed processes compare what they restored before any step, and stop naming each one's account if they differ
+    (here process 1 pretends to have read a later checkpoint), rather than meeting at mismatched all-reduces."""
+    settings = config(steps=4, eval_every=2, checkpoint_dir=str(tmp_path))
+    mtl.train(fresh_model(), TINY, settings, dev_data=TINY)
+    monkeypatch.setattr(checkpoint, "gather", lambda record: [record, {**record, "step": record["step"] + 2}])
+    with pytest.raises(
+        RuntimeError, match=r"different runs(.|\n)*process 0: \{'step': 4,(.|\n)*process 1: \{'step': 6,"
+    ):
+        mtl.train(fresh_model(), TINY, settings, dev_data=TINY, resume=True)
+
+
+def test_resuming_with_nothing_saved_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        mtl.train(fresh_model(), TINY, config(checkpoint_dir=str(tmp_path)), dev_data=TINY, resume=True)
+
+
 @pytest.mark.parametrize("bf16_instructions", [True, False])
 def test_mixed_precision_auto_is_bf16_on_a_cpu_with_bf16_instructions_else_fp32(monkeypatch, bf16_instructions):
     cpu = torch.device("cpu")
@@ -299,21 +315,21 @@ def test_weight_decay_applies_to_matrices_only():
 
 def test_checkpoints_are_chosen_by_the_registry_metric(monkeypatch):
     task = mtl.Task("sentiment", "sentence", ["negative", "positive"])
-    assert training.selection_metric(task) == "accuracy"
+    assert checkpoint.selection_metric(task) == "accuracy"
     monkeypatch.setitem(mtl.REGISTRY, "sentiment", dataclasses.replace(mtl.REGISTRY["sentiment"], metric="macro_f1"))
-    assert training.selection_metric(task) == "macro_f1"
-    assert training.selection_metric(mtl.Task("unregistered", "token", ["O"])) == "f1"
+    assert checkpoint.selection_metric(task) == "macro_f1"
+    assert checkpoint.selection_metric(mtl.Task("unregistered", "token", ["O"])) == "f1"
 
 
 def test_drift_measures_how_far_each_group_moved():
     model = fresh_model()
-    before = training.encoder_snapshot(model)
-    assert set(training.drift(model, before).values()) == {0.0}
+    before = measure.encoder_snapshot(model)
+    assert set(measure.drift(model, before).values()) == {0.0}
     with torch.no_grad():
         for name, param in model.encoder.named_parameters():
             if multitask.parameter_group_name("encoder." + name) == "layer.0":
                 param.mul_(1.1)  # every weight of layer 0 moves by 10% of itself
-    moved = training.drift(model, before)
+    moved = measure.drift(model, before)
     assert moved["layer.0"] == pytest.approx(0.1, rel=1e-4)
     assert all(value == 0.0 for group, value in moved.items() if group != "layer.0")
 
