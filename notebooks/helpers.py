@@ -114,6 +114,10 @@ class Summary:
         if figure is not None:
             self.handles[2].update(figure)
 
+    def update(self, text) -> None:
+        """The answer as one block of text, for a notebook that does not yet call `show`."""
+        self.handles[0].update(text)
+
 
 def summary() -> Summary:
     """The answer's placeholders; see Summary."""
