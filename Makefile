@@ -1,5 +1,5 @@
 # make test     lint, unit tests, every notebook in the quick profile (what CI runs)
-# make reports  execute every notebook in the full profile and render reports/NN_name.html, RESULTS.md, index.html
+# make reports  execute every notebook in the full profile and render reports/NN_name.html, RESULTS.md (and .html), index.html
 #               (fetching all-mpnet-base-v2 first, as make mpnet does, for notebook 03's choice of pretrained model)
 #               (REPORT_PROFILE=quick make reports: small subsets, everything written under build/quick/, so the
 #               committed notebooks, reports and README stay as they are)

@@ -1,4 +1,4 @@
-"""The notebooks' small toolbox: the report profile, the banner, showing source, timing and the JSON figures.
+"""The notebooks' small toolbox: the report profile, how a run was made, tables, showing source, timing, the JSON figures.
 
 The model itself is the `mtl` package; this file holds only what the four notebooks share around it.
 """
@@ -19,6 +19,14 @@ from mtl.runtime import progress
 
 __all__ = ["PROFILE", "MODELS_DIR", "banner", "best_time", "interleaved_best_times", "pick", "progress", "source"]
 __all__ += ["check", "describe", "rounded", "row", "seed_everything", "summary", "write_report"]
+__all__ += ["PROFILES", "how_this_was_run", "span", "table"]
+
+PROFILES = {  # what a report's profile means, for the closing section of each report and for reports/index.html
+    "full": "every row of each evaluation split, every variant, seed and training budget the notebook measures: the "
+    "committed reports",
+    "quick": "a few dozen to a few hundred rows per split and runs of a few steps, to check that the notebooks run "
+    "(CI, `REPORT_PROFILE=quick make reports` into build/quick/); its figures are not results",
+}
 
 MODELS_DIR = Path(os.environ.get("MODELS_DIR", PROJECT_ROOT / "models"))
 
@@ -33,6 +41,48 @@ def banner() -> str:
     )
 
 
+def how_this_was_run():
+    """The closing section of a report: the data, profile, software and machine that produced its figures, as a table."""
+    from mtl.runtime import machine
+
+    where = os.path.relpath(data_dir(), PROJECT_ROOT)
+    cpu = machine()
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
+    return table(
+        [
+            ["profile", f"{PROFILE}: {PROFILES[PROFILE]}"],
+            ["data", f"`{where}/` (the repository's datasets unless DATA_DIR names another copy)"],
+            ["software", f"Python {platform.python_version()}, torch {torch.__version__}"],
+            ["machine", f"{cpu['cpu']}, {cpu['cores']} cores, {torch.get_num_threads()} torch threads, {device}"],
+            ["instruction sets", ", ".join(cpu["flags"]) or "none of those that speed up int8 or bf16"],
+        ],
+        header=["", ""],
+    )
+
+
+def span(interval, digits: int = 2) -> str:
+    """A bootstrap interval [low, high] as text: "5.62 to 8.43"."""
+    low, high = interval
+    return f"{low:.{digits}f} to {high:.{digits}f}"
+
+
+def table(rows, header=None):
+    """Results as a table in the report: rows of already formatted cells (lists under `header`, or dicts whose keys
+    are the header). Shown where it is called; a number should come formatted (rounded) as the prose quotes it."""
+    from IPython.display import Markdown, display
+
+    if header is None:
+        header = list(rows[0])
+        rows = [list(row.values()) for row in rows]
+
+    def cell(value):
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    display(Markdown("\n".join(lines)))
+
+
 def source(obj):
     """Show an object's source in a notebook, so the reader sees the code the prose talks about."""
     from IPython.display import Code
@@ -40,12 +90,38 @@ def source(obj):
     return Code(inspect.getsource(inspect.unwrap(obj)), language="python")
 
 
-def summary():
-    """The answer at the top of a report: a placeholder shown where this is called, which `.update(text)` fills in at
-    the end, once the figures it quotes exist (Jupyter and nbconvert both redraw the earlier output)."""
-    from IPython.display import Markdown, display
+class Summary:
+    """The answer at the top of a report: placeholders shown where `summary()` is called, which `show` fills in at the
+    end, once the figures it quotes exist (Jupyter and nbconvert both redraw the earlier outputs): a few takeaways in
+    words, the table of the report's figures, and one figure."""
 
-    return display(Markdown("*The summary appears here once the notebook has run to its end.*"), display_id=True)
+    def __init__(self):
+        from IPython.display import Markdown, display
+
+        self.handles = [
+            display(Markdown(text), display_id=True)
+            for text in ("*The summary appears here once the notebook has run to its end.*", "", "")
+        ]
+
+    def show(self, takeaways: list[str], rows: list[dict], figure=None) -> None:
+        """takeaways: 3-5 sentences in plain words; rows: the report's declared rows (`row`), shown as a table."""
+        from IPython.display import Markdown
+
+        self.handles[0].update(Markdown("**In short**\n\n" + "\n".join(f"- {t}" for t in takeaways)))
+        lines = ["| figure | value | split | read against |", "|---|---:|---|---|"]
+        lines += [f"| {r['figure']} | {r['value']} | {r['split'] or '-'} | {r['anchor']} |" for r in rows]
+        self.handles[1].update(Markdown("\n".join(lines)))
+        if figure is not None:
+            self.handles[2].update(figure)
+
+    def update(self, text) -> None:
+        """The answer as one block of text, for a notebook that does not yet call `show`."""
+        self.handles[0].update(text)
+
+
+def summary() -> Summary:
+    """The answer's placeholders; see Summary."""
+    return Summary()
 
 
 def seed_everything(seed: int = 0) -> None:

@@ -1,6 +1,7 @@
-"""Write reports/index.html: the page a reader who opens reports/ lands on. It links the four reports, each with the
-summary its notebook generated at the top of its last run (or, for a notebook without one, its opening paragraph),
-and the speed table of `make bench`, so nothing on it is typed by hand.
+"""Write reports/index.html, the page a reader who opens reports/ lands on, and reports/RESULTS.html, RESULTS.md as a
+page. The index says what the walkthrough is, shows the headline table (the README's rows), the four reports in
+reading order with the minutes each takes to read, one figure from a report, and what a report's profile means;
+nothing on it is typed by hand except those two opening sentences.
 
 Usage: python scripts/report_index.py [--reports DIR]   (`make reports` and `make bench` run it)
 """
@@ -8,63 +9,147 @@ Usage: python scripts/report_index.py [--reports DIR]   (`make reports` and `mak
 import argparse
 import html
 import json
+import math
+import sys
 from pathlib import Path
 
 import mistune
 import nbformat
-from results_table import collect, table
+from results_table import collect, headline, table
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "notebooks"))
+from helpers import PROFILES  # noqa: E402  (the notebooks' toolbox: what each profile means)
+
 MARKDOWN = mistune.create_markdown(plugins=["table"])
+WORDS_PER_MINUTE = 200  # prose, tables and printed outputs; folded code is not counted
+FIGURE_FROM = "02_multitask_heads"  # the report whose first figure the index shows: the walkthrough in one picture
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5;
+body { font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5;
        color: #222; }
-h1 { margin-bottom: 0.2rem; } .lead { color: #555; margin-top: 0; }
-section { border-top: 1px solid #ddd; padding-top: 0.5rem; margin-top: 1.5rem; }
-table { border-collapse: collapse; font-size: 0.9rem; } td, th { border-bottom: 1px solid #eee; padding: 0.2rem 0.5rem; }
-.meta { color: #777; font-size: 0.85rem; }
+h1 { margin-bottom: 0.2rem; font-size: 1.7rem; } .lead { color: #333; margin-top: 0.4rem; }
+h2 { font-size: 1.2rem; margin-top: 1.8rem; }
+.wide { width: min(64rem, 96vw); margin-left: 50%; transform: translateX(-50%); }
+table { border-collapse: collapse; font-size: 0.85rem; }
+td, th { border-bottom: 1px solid #e5e5e5; padding: 0.25rem 0.5rem; vertical-align: top; text-align: left; }
+ol.reading li { margin-bottom: 0.6rem; } .meta { color: #666; font-size: 0.85rem; }
+figure { margin: 0.5rem 0; } figure img { max-width: 100%; height: auto; }
+figcaption { font-size: 0.85rem; color: #333; }
 """
 
 
-def summary(notebook: Path) -> str:
-    """The markdown the notebook's summary cell showed in its last run, else its first paragraph after the title."""
-    nb = nbformat.read(notebook, as_version=4)
-    for cell in nb.cells:
+def visible_text(notebook: nbformat.NotebookNode) -> str:
+    """What a reader of the HTML report reads: markdown cells and every text output; code inputs are folded."""
+    parts = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            parts.append(cell.source)
         for output in cell.get("outputs", []):
-            text = output.get("data", {}).get("text/markdown")
-            if text:
-                return text
-    opening = next(c.source for c in nb.cells if c.cell_type == "markdown")
-    return opening.split("\n\n")[1] if "\n\n" in opening else opening
+            data = output.get("data", {})
+            parts.append(output.get("text", "") or data.get("text/markdown", "") or "")
+    return "\n".join(parts)
 
 
-def title(notebook: Path) -> str:
-    first = next(c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown")
+def minutes_to_read(notebook: nbformat.NotebookNode) -> int:
+    return max(1, math.ceil(len(visible_text(notebook).split()) / WORDS_PER_MINUTE))
+
+
+def title(notebook: nbformat.NotebookNode) -> str:
+    first = next(c.source for c in notebook.cells if c.cell_type == "markdown")
     return first.splitlines()[0].lstrip("# ").strip()
 
 
+def opening(notebook: nbformat.NotebookNode) -> str:
+    """The report's opening paragraph after its title, cut to its first two sentences."""
+    first = next(c.source for c in notebook.cells if c.cell_type == "markdown")
+    paragraph = first.split("\n\n")[1] if "\n\n" in first else first
+    sentences = paragraph.replace("\n", " ").split(". ")
+    return ". ".join(sentences[:2]).rstrip(".") + "."
+
+
+def first_figure(notebook: nbformat.NotebookNode) -> tuple[str, str] | None:
+    """The report's Figure 1: its PNG (base64) and caption."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                caption = cell.metadata.get("caption", "")
+                return output["data"]["image/png"], caption if isinstance(caption, str) else caption[0]
+    return None
+
+
+def notebooks() -> list[Path]:
+    """The reports in reading order: the notebooks' numbers."""
+    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
 def page(reports: Path) -> str:
+    rows = collect(reports)
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Sentence transformers and multi-task learning</title>",
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<title>Sentence transformers and multi-task learning: the reports</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>Sentence transformers and multi-task learning, built and measured</h1>",
-        "<p class='lead'>Four reports on one tested package. Under each title, the report's own summary from its last "
-        "run; every figure, with the split it comes from, is in <a href='RESULTS.md'>RESULTS.md</a>.</p>",
+        "<p class='lead'>A sentence encoder built from a pretrained transformer, grown into one model that answers three "
+        "tasks (question type, sentiment, named entities) from a single encoder pass, then trained and measured choice "
+        "by choice on public datasets. Four reports, read in order, each open with their answer in words; every "
+        "figure comes from code in the report's own run.</p>",
+        "<h2>Headline figures</h2>",
+        "<div class='wide'>",
+        MARKDOWN(table(headline(rows))),
+        "</div>",
+        "<p class='meta'>Every figure with the split it comes from: <a href='RESULTS.html'>RESULTS.html</a> "
+        "(<a href='RESULTS.md'>RESULTS.md</a>). A difference is a finding only when it exceeds both twice the seed "
+        "spread and a 95% paired bootstrap interval; choices are made on dev, test is scored once.</p>",
+        "<h2>The reports, in reading order</h2>",
+        "<ol class='reading'>",
     ]
-    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        stem = notebook.stem
+    for notebook_path in notebooks():
+        stem, notebook = notebook_path.stem, nbformat.read(notebook_path, as_version=4)
         figures = reports / f"{stem}.json"
         profile = json.loads(figures.read_text())["settings"]["profile"] if figures.exists() else "not run"
-        link = f"<a href='{stem}.html'>{html.escape(title(notebook))}</a>"
-        parts += [f"<section><h2>{link}</h2>", MARKDOWN(summary(notebook)),
-                  f"<p class='meta'>{profile} profile · <a href='{stem}.html'>read the report</a></p></section>"]  # fmt: skip
-    bench = [row for row in collect(reports) if row["report"] == "benchmark"]
-    if bench:
-        speed = [row for row in bench if "speed-up" in row["figure"] or "lowest cosine" in row["figure"]]
-        parts += ["<section><h2>Speed (make bench)</h2>", MARKDOWN(table(speed)),
-                  "<p class='meta'>The machine and every setting are in benchmark.json.</p></section>"]  # fmt: skip
-    parts.append("</body></html>")
+        parts.append(
+            f"<li><a href='{stem}.html'><strong>{html.escape(title(notebook))}</strong></a> "
+            f"<span class='meta'>· {minutes_to_read(notebook)} minutes to read · {profile} profile</span><br>"
+            f"{MARKDOWN(opening(notebook)).strip().removeprefix('<p>').removesuffix('</p>')}</li>"
+        )
+    parts.append("</ol>")
+    parts.append(
+        f"<p class='meta'>Minutes to read: the words of a report's prose, tables and printed outputs at "
+        f"{WORDS_PER_MINUTE} a minute; its code is folded and not counted.</p>"
+    )
+    source = ROOT / "notebooks" / f"{FIGURE_FROM}.ipynb"
+    figure = first_figure(nbformat.read(source, as_version=4)) if source.exists() else None
+    if figure:
+        png, caption = figure
+        alt = html.escape(caption, quote=True)
+        parts += [
+            "<h2>One figure</h2>",
+            "<figure class='wide'>",
+            f"<img src='data:image/png;base64,{png}' alt='{alt}'>",
+            f"<figcaption>From <a href='{FIGURE_FROM}.html#figure-1'>report {FIGURE_FROM[:2]}, Figure 1</a>: "
+            f"{MARKDOWN(caption).strip().removeprefix('<p>').removesuffix('</p>')}</figcaption>",
+            "</figure>",
+        ]
+    parts += ["<h2>What a profile is</h2>", "<ul>"]
+    parts += [f"<li><strong>{name}</strong>: {MARKDOWN(text).strip()[3:-4]}</li>" for name, text in PROFILES.items()]
+    parts += ["</ul>", "<p class='meta'>The machine each report ran on is in its closing section, “How this was run”, "
+              "and in its JSON (<code>settings</code>).</p>", "</body></html>"]  # fmt: skip
     return "\n".join(parts)
+
+
+def results_page(reports: Path) -> str:
+    """reports/RESULTS.md as a page, so a browser shows it as a table rather than as raw text."""
+    text = (
+        (reports / "RESULTS.md").read_text() if (reports / "RESULTS.md").exists() else "# Results\n\nNot written yet."
+    )
+    return "\n".join([
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Results: every figure the reports quote</title>",
+        f"<style>{STYLE} body {{ max-width: 70rem; }}</style></head><body>",
+        "<p class='meta'><a href='index.html'>All reports</a></p>",
+        MARKDOWN(text),
+        "</body></html>",
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":
@@ -72,4 +157,5 @@ if __name__ == "__main__":
     parser.add_argument("--reports", type=Path, default=ROOT / "reports")
     args = parser.parse_args()
     (args.reports / "index.html").write_text(page(args.reports))
-    print(f"wrote {args.reports / 'index.html'}")
+    (args.reports / "RESULTS.html").write_text(results_page(args.reports))
+    print(f"wrote {args.reports / 'index.html'} and {args.reports / 'RESULTS.html'}")

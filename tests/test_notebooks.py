@@ -136,7 +136,8 @@ def test_a_fourth_task_is_one_registry_entry(tmp_path, monkeypatch):
                 plot_aspect(notebook, "fig, axes = plt.subplots(1, len(tasks)") > 4.5
             )  # 4 panels: wider than 3 (3.9)
         outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
-        assert any("topic" in o.get("text", "") for o in outputs)  # printed tables list it
+        shown = [o.get("text", "") + o.get("data", {}).get("text/markdown", "") for o in outputs]
+        assert any("topic" in text for text in shown)  # the tables list it
         assert not [o for o in outputs if o.output_type == "error"]
 
 

@@ -1,6 +1,10 @@
 """The README's results table is exactly what scripts/results_table.py makes from reports/*.json (so every key it
-reads exists), and its layout section names every tracked top-level entry and every mtl module."""
+reads exists), its layout section names every tracked top-level entry and every mtl module, and its Python example
+trains notebook 04's final configuration and prints what the README shows."""
 
+import ast
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -36,13 +40,60 @@ def test_layout_names_every_tracked_top_level_entry_and_module():
     assert modules and [m for m in modules if m not in layout] == []
 
 
-def test_the_python_example_runs(tmp_path, monkeypatch):
-    """The README's Python block, as a reader would paste it, with the training cut to a few steps on a few rows."""
+def python_block() -> str:
+    return (ROOT / "README.md").read_text().split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def readme_train_config(block: str) -> dict:
+    """The keyword arguments of the README's mtl.TrainConfig(...) call, as written."""
+    call = next(
+        node
+        for node in ast.walk(ast.parse(block))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "TrainConfig"
+    )
+    return {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords}
+
+
+def final_config(figures: dict) -> dict:
+    """The TrainConfig of notebook 04's final runs, as its JSON records it (final.config). A JSON written before
+    that key existed records its parts: the comparisons' config (settings.config), the full budget and the decay
+    chosen on dev; its eval_every is the notebook's helpers.pick(400, 24), which that JSON does not hold."""
+    if "config" in figures["final"]:
+        return dict(figures["final"]["config"])
+    assert figures["sharing"]["kept"] is None, "a kept lever changes the final runs: re-run 04 to record final.config"
+    return {**figures["settings"]["config"], "steps": figures["settings"]["full_steps"],
+            "layer_decay": figures["decay"]["chosen"], "eval_every": 400 if figures["settings"]["profile"] == "full" else 24}  # fmt: skip
+
+
+def test_the_python_example_trains_notebook_04s_final_configuration():
     import mtl
 
-    block = (ROOT / "README.md").read_text().split("```python\n", 1)[1].split("```", 1)[0]
-    assert "mtl.TrainConfig(steps=2200" in block and '"models/joint' in block
-    block = block.replace("steps=2200", "steps=2, batch_size=4").replace('"models/joint', f'"{tmp_path}/joint')
+    figures = json.loads((ROOT / "reports" / "04_training_loop.json").read_text())
+    written = readme_train_config(python_block())
+    assert written.pop("checkpoint_dir") == "models/joint"
+    recorded = {k: v for k, v in final_config(figures).items() if k != "checkpoint_dir"}
+    assert mtl.TrainConfig(**written) == mtl.TrainConfig(**recorded)
+    minutes = f"{figures['final']['seconds_per_run'] / 60:.1f} minutes"
+    assert f"about {minutes} here" in (ROOT / "README.md").read_text(), f"the README should say {minutes}"
+
+
+def shown_output() -> list[str]:
+    """The README's ```text block after the Python block: what it prints, `...` standing for what training decides."""
+    readme = (ROOT / "README.md").read_text()
+    return readme.split("```python\n", 1)[1].split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+
+
+def test_the_python_example_runs_and_prints_what_the_readme_shows(tmp_path, monkeypatch, capsys):
+    """The README's Python block, as a reader would paste it, with the training cut to 2 steps on 8 rows a split."""
+    import mtl
+
+    block = python_block()
+    assert "steps=1200," in block and "batch_size=32," in block and '"models/joint' in block
+    block = (
+        block.replace("steps=1200,", "steps=2,")
+        .replace("batch_size=32,", "batch_size=4,")
+        .replace('"models/joint', f'"{tmp_path}/joint')
+    )
     load_split = mtl.load_split
     monkeypatch.setattr(mtl, "load_split", lambda task, split: tuple(part[:8] for part in load_split(task, split)))
     namespace = {}
@@ -50,6 +101,12 @@ def test_the_python_example_runs(tmp_path, monkeypatch):
     assert namespace["vectors"].shape == (2, 384)
     assert set(namespace["model"].tasks) == {"question_type", "sentiment", "ner"}
     assert (tmp_path / "joint" / "best" / "config.json").exists()
+    printed = capsys.readouterr().out.splitlines()
+    expected = shown_output()
+    assert len(printed) == len(expected), printed
+    for line, shown in zip(printed, expected):
+        pattern = ".*".join(re.escape(part) for part in shown.split("..."))
+        assert re.fullmatch(pattern, line), f"README shows {shown!r}, the block printed {line!r}"
 
 
 def test_the_entry_page_is_what_report_index_makes_and_links_every_report(tmp_path):
@@ -58,5 +115,7 @@ def test_the_entry_page_is_what_report_index_makes_and_links_every_report(tmp_pa
     subprocess.run([sys.executable, "scripts/report_index.py", "--reports", str(reports)], cwd=ROOT, check=True)
     page = (reports / "index.html").read_text()
     assert (ROOT / "reports" / "index.html").read_text() == page, "run python scripts/report_index.py"
+    results = (reports / "RESULTS.html").read_text()
+    assert (ROOT / "reports" / "RESULTS.html").read_text() == results, "run python scripts/report_index.py"
     for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         assert f"href='{notebook.stem}.html'" in page
