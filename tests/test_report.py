@@ -107,6 +107,7 @@ def _benchmark(figures: dict, checks: list) -> None:
                     row["sentences_per_s"],
                     st,
                 )
+    _per_run(figures, checks)
     one = figures["predict"]["1 task(s)"]["seconds"]
     for row_name, row in figures["predict"].items():
         _ratio_check(
@@ -133,6 +134,49 @@ def _benchmark(figures: dict, checks: list) -> None:
             row["sentences_per_s"],
             one_process,
         )
+
+
+def _per_run(figures: dict, checks: list) -> None:
+    """make bench: each run's ratios against the same run's reference: every encode row against sentence-transformers,
+    the fast path against the fastest peer it names, each training row against fp32 with random batches; and each
+    training row's share of the matmul peak in its dtype."""
+    encode = figures["encode"]
+    for engine, batches in encode.items():
+        for batch, row in batches.items():
+            if batch != "unavailable":
+                for run, speed in enumerate(row["sentences_per_s_by_run"]):
+                    st = encode["sentence-transformers (torch)"][batch]["sentences_per_s_by_run"][run]
+                    path = f"encode.{engine}.{batch}.ratio_to_sentence_transformers_by_run"
+                    _ratio_run(figures, checks, path, run, speed, st)
+    for batch, versus in figures["peers_vs_fast_path"].items():
+        fast = encode["this project, int8 (OpenVINO)"][batch]["sentences_per_s_by_run"]
+        for label in ("equal_quality", "any_quality"):
+            for run, peer in enumerate(versus[label]["fastest_peer_by_run"]):
+                peer_speed = encode[peer][batch]["sentences_per_s_by_run"][run]
+                _ratio_run(
+                    figures, checks, f"peers_vs_fast_path.{batch}.{label}.ratio_by_run", run, fast[run], peer_speed
+                )
+    precision = figures["training_precision"]
+    reference = precision["rows"]["fp32, random batches"]
+    for name, row in precision["rows"].items():
+        path = f"training_precision.rows.{name}"
+        _ratio_check(
+            figures, checks, name, f"{path}.ratio_to_fp32_random", row["sentences_per_s"], reference["sentences_per_s"]
+        )
+        for run, speed in enumerate(row["sentences_per_s_by_run"]):
+            base = reference["sentences_per_s_by_run"][run]
+            _ratio_run(figures, checks, f"{path}.ratio_to_fp32_random_by_run", run, speed, base)
+        dtype = name.split(",")[0]
+        peak = precision["matmul_peak_gflop_per_s"][dtype]
+        _ratio_check(
+            figures, checks, f"{name} share", f"{path}.share_of_{dtype}_matmul_peak", row["training_gflop_per_s"], peak
+        )
+
+
+def _ratio_run(figures: dict, checks: list, path: str, run: int, numerator: float, denominator: float) -> None:
+    value = report.lookup(figures, path)[run]
+    expected, tolerance = _ratio(value, numerator, denominator)
+    checks.append((f"{path}[{run}]", value, expected, tolerance))
 
 
 def _benchmark_profile(figures: dict, checks: list) -> None:
@@ -208,6 +252,7 @@ def test_committed_report_figures_agree_with_each_other(path):
         ),
         ("benchmark", "encode.this project, int8 (OpenVINO).batch 32.ratio_to_sentence_transformers", 3.5),
         ("benchmark", "fast_path_profile.speedup_bound_if_weight_products_took_no_time", 99.0),
+        ("benchmark", "training_precision.rows.bf16, grouped by length.ratio_to_fp32_random", 9.0),
         ("fast_path_levers", "levers.static int8 (NNCF).batch 128.ratio_to_sentence_transformers", 2.0),
     ],
 )
@@ -242,6 +287,19 @@ def test_rounding_is_allowed_for_but_nothing_more():
     processes = {f"{n} process(es)": {"sentences_per_s": 10.0, "ratio_to_1_process": 1.0} for n in (1, 2)}
     figures.update(encode={}, predict=predict, predict_raw_text_cost={"fp32": 1.0, "int8": 1.0})
     figures["training_processes"] = processes
+    reference = {
+        "sentences_per_s": 10.0,
+        "sentences_per_s_by_run": [10.0],
+        "ratio_to_fp32_random": 1.0,
+        "ratio_to_fp32_random_by_run": [1.0],
+        "training_gflop_per_s": 5.0,
+        "share_of_fp32_matmul_peak": 0.5,
+    }
+    figures["training_precision"] = {
+        "rows": {"fp32, random batches": reference},
+        "matmul_peak_gflop_per_s": {"fp32": 10.0},
+    }
+    figures["peers_vs_fast_path"] = {}
     stages = {"tokenisation": 0.1631, "OpenVINO graph": 1.9417, "pooling and normalisation": 0.009}
     figures["fast_path_profile"] = {  # 6.855 / (2.1138 - 1.9417 * 0.76): 0.76 may be 0.755..0.765
         "seconds": stages,
