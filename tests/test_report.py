@@ -41,8 +41,19 @@ def _ratio(ratio: float, numerator: float, denominator: float) -> tuple[float, f
     )
 
 
-def _ratio_check(figures: dict, checks: list, what: str, path: str, numerator: float, denominator: float) -> None:
-    value = report.lookup(figures, path)
+def _at(figures: dict, path):
+    """report.lookup for "a.b", or the keys themselves where a key holds a dot (a peer row names its version)."""
+    return report.lookup(figures, path) if isinstance(path, str) else _walk(figures, path)
+
+
+def _walk(figures, keys: tuple):
+    for key in keys:
+        figures = figures[key]
+    return figures
+
+
+def _ratio_check(figures: dict, checks: list, what: str, path, numerator: float, denominator: float) -> None:
+    value = _at(figures, path)
     expected, tolerance = _ratio(value, numerator, denominator)
     checks.append((what, value, expected, tolerance))
 
@@ -103,10 +114,12 @@ def _benchmark(figures: dict, checks: list) -> None:
                     figures,
                     checks,
                     f"{engine} {batch}",
-                    f"encode.{engine}.{batch}.ratio_to_sentence_transformers",
+                    ("encode", engine, batch, "ratio_to_sentence_transformers"),
                     row["sentences_per_s"],
                     st,
                 )
+    if "peers_vs_fast_path" in figures:  # a report from before the peers and --runs (issue 42) has no per-run figures
+        _per_run(figures, checks)
     one = figures["predict"]["1 task(s)"]["seconds"]
     for row_name, row in figures["predict"].items():
         _ratio_check(
@@ -133,6 +146,49 @@ def _benchmark(figures: dict, checks: list) -> None:
             row["sentences_per_s"],
             one_process,
         )
+
+
+def _per_run(figures: dict, checks: list) -> None:
+    """make bench: each run's ratios against the same run's reference: every encode row against sentence-transformers,
+    the fast path against the fastest peer it names, each training row against fp32 with random batches; and each
+    training row's share of the matmul peak in its dtype."""
+    encode = figures["encode"]
+    for engine, batches in encode.items():
+        for batch, row in batches.items():
+            if batch != "unavailable":
+                for run, speed in enumerate(row["sentences_per_s_by_run"]):
+                    st = encode["sentence-transformers (torch)"][batch]["sentences_per_s_by_run"][run]
+                    path = ("encode", engine, batch, "ratio_to_sentence_transformers_by_run")
+                    _ratio_run(figures, checks, path, run, speed, st)
+    for batch, versus in figures["peers_vs_fast_path"].items():
+        fast = encode["this project, int8 (OpenVINO)"][batch]["sentences_per_s_by_run"]
+        for label in ("equal_quality", "any_quality"):
+            for run, peer in enumerate(versus[label]["fastest_peer_by_run"]):
+                peer_speed = encode[peer][batch]["sentences_per_s_by_run"][run]
+                _ratio_run(
+                    figures, checks, f"peers_vs_fast_path.{batch}.{label}.ratio_by_run", run, fast[run], peer_speed
+                )
+    precision = figures["training_precision"]
+    reference = precision["rows"]["fp32, random batches"]
+    for name, row in precision["rows"].items():
+        path = f"training_precision.rows.{name}"
+        _ratio_check(
+            figures, checks, name, f"{path}.ratio_to_fp32_random", row["sentences_per_s"], reference["sentences_per_s"]
+        )
+        for run, speed in enumerate(row["sentences_per_s_by_run"]):
+            base = reference["sentences_per_s_by_run"][run]
+            _ratio_run(figures, checks, f"{path}.ratio_to_fp32_random_by_run", run, speed, base)
+        dtype = name.split(",")[0]
+        peak = precision["matmul_peak_gflop_per_s"][dtype]
+        _ratio_check(
+            figures, checks, f"{name} share", f"{path}.share_of_{dtype}_matmul_peak", row["training_gflop_per_s"], peak
+        )
+
+
+def _ratio_run(figures: dict, checks: list, path, run: int, numerator: float, denominator: float) -> None:
+    value = _at(figures, path)[run]
+    expected, tolerance = _ratio(value, numerator, denominator)
+    checks.append((f"{path}[{run}]", value, expected, tolerance))
 
 
 def _benchmark_profile(figures: dict, checks: list) -> None:
@@ -242,6 +298,19 @@ def test_rounding_is_allowed_for_but_nothing_more():
     processes = {f"{n} process(es)": {"sentences_per_s": 10.0, "ratio_to_1_process": 1.0} for n in (1, 2)}
     figures.update(encode={}, predict=predict, predict_raw_text_cost={"fp32": 1.0, "int8": 1.0})
     figures["training_processes"] = processes
+    reference = {
+        "sentences_per_s": 10.0,
+        "sentences_per_s_by_run": [10.0],
+        "ratio_to_fp32_random": 1.0,
+        "ratio_to_fp32_random_by_run": [1.0],
+        "training_gflop_per_s": 5.0,
+        "share_of_fp32_matmul_peak": 0.5,
+    }
+    figures["training_precision"] = {
+        "rows": {"fp32, random batches": reference},
+        "matmul_peak_gflop_per_s": {"fp32": 10.0},
+    }
+    figures["peers_vs_fast_path"] = {}
     stages = {"tokenisation": 0.1631, "OpenVINO graph": 1.9417, "pooling and normalisation": 0.009}
     figures["fast_path_profile"] = {  # 6.855 / (2.1138 - 1.9417 * 0.76): 0.76 may be 0.755..0.765
         "seconds": stages,
@@ -255,6 +324,11 @@ def test_rounding_is_allowed_for_but_nothing_more():
     assert relation_problems("benchmark", figures)
     figures["fast_path_profile"]["speedup_bound_if_weight_products_took_no_time"] = 10.75
     figures["flops"]["share_of_matmul_peak"] = 0.77
+    assert relation_problems("benchmark", figures)
+    figures["flops"]["share_of_matmul_peak"] = 0.76
+    reference["share_of_fp32_matmul_peak"] = 0.6  # a training row's share of the matmul peak, per run (issue 40)
+    assert relation_problems("benchmark", figures)
+    reference["share_of_fp32_matmul_peak"], reference["ratio_to_fp32_random_by_run"] = 0.5, [1.1]
     assert relation_problems("benchmark", figures)
 
 
