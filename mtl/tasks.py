@@ -146,9 +146,7 @@ def carve(texts: tuple[str, ...], rule: Carve) -> tuple[list[int], list[int]]:
         candidates = list(range(len(texts)))
     n_dev = min(rule.rows, len(texts) // 10, len(candidates))
     dev = sorted(candidates[i] for i in np.random.default_rng(rule.seed).permutation(len(candidates))[:n_dev])
-    held_out = {texts[i] for i in dev}
-    if rule.whole:
-        held_out = {span for i in dev for span in _spans(texts[i])}
+    held_out = {span for i in dev for span in _spans(texts[i])} if rule.whole else {texts[i] for i in dev}
     chosen = set(dev)
     return dev, [i for i, text in enumerate(texts) if i not in chosen and text not in held_out]
 
