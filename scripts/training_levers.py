@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 import mtl
+from mtl.checkpoint import selection_metric
 from mtl.figures import compare, seed_summary, verdict
 from mtl.report import PROFILE, PROJECT_ROOT, pick, write_report
 from mtl.runtime import machine
-from mtl.training import selection_metric
 
 SETTINGS = dict(  # notebook 04's joint runs, with its chosen uniform encoder rate
     steps=pick(600, 4), batch_size=pick(32, 4), sampling="temperature", temperature=2.0, head_lr=1e-3,
