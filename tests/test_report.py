@@ -118,8 +118,7 @@ def _benchmark(figures: dict, checks: list) -> None:
                     row["sentences_per_s"],
                     st,
                 )
-    if "peers_vs_fast_path" in figures:  # a report from before the peers and --runs (issue 42) has no per-run figures
-        _per_run(figures, checks)
+    _per_run(figures, checks)
     one = figures["predict"]["1 task(s)"]["seconds"]
     for row_name, row in figures["predict"].items():
         _ratio_check(
@@ -264,6 +263,9 @@ def test_committed_report_figures_agree_with_each_other(path):
         ),
         ("benchmark", "encode.this project, int8 (OpenVINO).batch 32.ratio_to_sentence_transformers", 3.5),
         ("benchmark", "fast_path_profile.speedup_bound_if_weight_products_took_no_time", 99.0),
+        ("benchmark", "peers_vs_fast_path.batch 32.equal_quality.ratio_by_run", [2.0, 2.0]),
+        ("benchmark", "training_precision.rows.bf16, grouped by length.ratio_to_fp32_random", 9.9),
+        ("benchmark", "training_precision.rows.bf16, grouped by length.share_of_bf16_matmul_peak", 0.9),
         ("fast_path_levers", "levers.static int8 (NNCF).batch 128.ratio_to_sentence_transformers", 2.0),
     ],
 )
