@@ -50,6 +50,7 @@ def main(steps: int, evaluations: int, seed: int, temperature: float) -> dict:
         "settings": {**FINAL, "steps": steps, "temperature": temperature, "seed": seed, "machine": machine()},
         "seconds": round(history["seconds"], 1),
         "task_steps": history["task_steps"],
+        "train_rows": {t: len(train[t][0]) for t in train},
         "curve": curve,
     }
 

@@ -214,11 +214,22 @@ def _benchmark_profile(figures: dict, checks: list) -> None:
     )
 
 
+def _long_run(figures: dict, checks: list) -> None:
+    """scripts/long_run.py: the last evaluation's epochs per task are its steps on that task times the batch size over
+    the task's training rows (the run ends at an evaluation)."""
+    last = figures["curve"][-1]
+    assert last["step"] == figures["settings"]["steps"], "the long run ends at an evaluation"
+    for task, steps in figures["task_steps"].items():
+        epochs = steps * figures["settings"]["batch_size"] / figures["train_rows"][task]
+        checks.append((f"{task} epochs", last["epochs"][task], epochs, _half_unit(last["epochs"][task])))
+
+
 RELATIONS = {
     "01_sentence_encoder": [_encoder_01],
     "02_multitask_heads": [_heads_02],
     "fast_path_levers": [_levers],
     "benchmark": [_benchmark, _benchmark_profile],
+    "long_run": [_long_run],
 }
 
 
@@ -266,6 +277,7 @@ def test_committed_report_figures_agree_with_each_other(path):
         ("benchmark", "peers_vs_fast_path.batch 32.equal_quality.ratio_by_run", [2.0, 2.0]),
         ("benchmark", "training_precision.rows.bf16, grouped by length.ratio_to_fp32_random", 9.9),
         ("benchmark", "training_precision.rows.bf16, grouped by length.share_of_bf16_matmul_peak", 0.9),
+        ("long_run", "task_steps.ner", 100),
         ("fast_path_levers", "levers.static int8 (NNCF).batch 128.ratio_to_sentence_transformers", 2.0),
     ],
 )
