@@ -8,9 +8,9 @@ Usage: python scripts/report_index.py [--reports DIR]   (`make reports` and `mak
 
 import argparse
 import html
+import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import mistune
@@ -18,8 +18,11 @@ import nbformat
 from results_table import collect, headline, table
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "notebooks"))
-from helpers import PROFILES  # noqa: E402  (the notebooks' toolbox: what each profile means)
+# what each profile means, from the notebooks' toolbox (a file, not a package: loaded by path)
+_spec = importlib.util.spec_from_file_location("helpers", ROOT / "notebooks" / "helpers.py")
+_helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_helpers)
+PROFILES = _helpers.PROFILES
 
 MARKDOWN = mistune.create_markdown(plugins=["table"])
 WORDS_PER_MINUTE = 200  # prose, tables and printed outputs; folded code is not counted

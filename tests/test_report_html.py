@@ -3,6 +3,7 @@ links to the index and to the previous and next report, a text column of bounded
 caption and alt text, and no dict dump or dataclass repr in an output; the index page holds the headline table and
 the reports in reading order."""
 
+import importlib.util
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -179,13 +180,10 @@ def test_the_check_sees_a_dict_dump_and_a_repr():
 
 
 def test_the_index_holds_the_headline_table_and_the_reading_order():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from results_table import collect, headline
-    finally:
-        sys.path.pop(0)
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts" / "results_table.py")
+    results_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(results_table)
+    collect, headline = results_table.collect, results_table.headline
     index = (ROOT / "reports" / "index.html").read_text()
     rows = headline(collect(ROOT / "reports"))
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", index)
