@@ -10,9 +10,10 @@ Inference only: no gradients, no trainable parameters. The recipes (scripts/benc
                       product as it runs, for every token, in groups of `activation_group` input channels, each with
                       its own scale, so a sentence is encoded the same whatever else is in its batch. Products of two
                       activations (attention) stay fp32, as does everything else (precision hint f32).
-  "onnxruntime-int8"  ONNX Runtime's quantize_dynamic, the recipe of sentence-transformers' int8 ONNX export: the same
-                      int8 weights, but one activation scale for the whole batch. A short sentence batched with long
-                      ones keeps few of the 256 steps, and single embeddings move further (cosine 0.96 at worst).
+  "onnxruntime-int8"  ONNX Runtime's quantize_dynamic on the graph exported here: the same int8 weights, but one
+                      activation scale for the whole batch. A stand-in built by this project, not sentence-transformers'
+                      own int8 export (make bench times that one). A short sentence batched with long ones keeps few of
+                      the 256 steps, and single embeddings move further (cosine 0.96 at worst).
   "openvino", "onnxruntime"  fp32: what each runtime alone is worth.
 """
 

@@ -27,9 +27,16 @@ def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
     return min(times)
 
 
-def interleaved_times(runs: dict[str, Callable[[], object]], rounds: int = 3) -> dict[str, list[float]]:
+def interleaved_times(
+    runs: dict[str, Callable[[], object]], rounds: int = 3, warmup: int = 1
+) -> dict[str, list[float]]:
     """Wall time of each run in each of `rounds` rounds in which every run goes once, in turn: a busy moment on the
-    machine hits every run alike instead of deciding a ratio, and the rounds show how much one timing moves."""
+    machine hits every run alike instead of deciding a ratio, and the rounds show how much one timing moves.
+    `warmup` rounds go first and are not kept: a first call pays for caches, thread pools and graphs compiled on
+    first use, and would otherwise be a slow round that only the first run's position explains."""
+    for _ in range(warmup):
+        for fn in runs.values():
+            fn()
     seconds = {name: [] for name in runs}
     for _ in range(rounds):
         for name, fn in runs.items():
@@ -37,9 +44,11 @@ def interleaved_times(runs: dict[str, Callable[[], object]], rounds: int = 3) ->
     return seconds
 
 
-def interleaved_best_times(runs: dict[str, Callable[[], object]], rounds: int = 3) -> dict[str, float]:
-    """Fastest wall time of each run over interleaved rounds (see interleaved_times)."""
-    return {name: min(times) for name, times in interleaved_times(runs, rounds).items()}
+def interleaved_best_times(
+    runs: dict[str, Callable[[], object]], rounds: int = 3, warmup: int = 1
+) -> dict[str, float]:
+    """Fastest wall time of each run over interleaved rounds, after `warmup` rounds not kept (see interleaved_times)."""
+    return {name: min(times) for name, times in interleaved_times(runs, rounds, warmup).items()}
 
 
 def pair_spearman(embeddings: torch.Tensor, gold: np.ndarray) -> float:

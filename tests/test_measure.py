@@ -1,5 +1,7 @@
 """The shared measurements: Spearman on pairs, agreement with a reference, interleaved timing."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -30,7 +32,7 @@ def test_cosine_to_reference_finds_the_one_sentence_that_moved():
 def test_interleaved_timing_runs_every_run_once_per_round_in_turn():
     calls = []
     seconds = interleaved_best_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3)
-    assert calls == ["a", "b"] * 3 and set(seconds) == {"a", "b"}
+    assert calls == ["a", "b"] * (1 + 3) and set(seconds) == {"a", "b"}  # a warm-up round, then 3 timed
     assert all(0 <= s < 1 for s in seconds.values())
 
 
@@ -39,5 +41,23 @@ def test_interleaved_times_keep_every_round():
 
     calls = []
     times = interleaved_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3)
-    assert calls == ["a", "b"] * 3 and {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+    assert calls == ["a", "b"] * (1 + 3) and {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
     assert set(interleaved_best_times({"a": lambda: None}, rounds=2)) == {"a"}
+    calls.clear()
+    interleaved_times({"a": lambda: calls.append("a")}, rounds=2, warmup=0)
+    assert calls == ["a", "a"]
+
+
+def test_the_warm_up_round_is_not_timed():
+    """A run whose first call is slow (a cache filled, a graph compiled) does not count that call as a round."""
+    from mtl.measure import interleaved_times
+
+    calls = []
+
+    def cold_first():
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.3)
+
+    times = interleaved_times({"cold": cold_first}, rounds=2)
+    assert len(calls) == 3 and len(times["cold"]) == 2 and max(times["cold"]) < 0.2

@@ -87,6 +87,15 @@ def _heads_02(figures: dict, checks: list) -> None:
         seconds["separate single-task models"],
         seconds["one model, all tasks"],
     )
+    if "predict_token_task_vs_one_task" in figures:  # reports rendered before the token task's own ratio lack it
+        _ratio_check(
+            figures,
+            checks,
+            "token task alone vs one",
+            "predict_token_task_vs_one_task",
+            seconds["one model, the token task alone"],
+            seconds["one model, one task"],
+        )
 
 
 def _levers(figures: dict, checks: list) -> None:
