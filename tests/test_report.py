@@ -227,7 +227,7 @@ def _long_run(figures: dict, checks: list) -> None:
     """scripts/long_run.py: the last evaluation's epochs per task are its steps on that task times the batch size over
     the task's training rows (the run ends at an evaluation)."""
     last = figures["curve"][-1]
-    assert last["step"] == figures["settings"]["steps"], "the long run ends at an evaluation"
+    checks.append(("the last evaluation's step", last["step"], figures["settings"]["steps"], 0))
     for task, steps in figures["task_steps"].items():
         epochs = steps * figures["settings"]["batch_size"] / figures["train_rows"][task]
         checks.append((f"{task} epochs", last["epochs"][task], epochs, _half_unit(last["epochs"][task])))
