@@ -18,11 +18,13 @@ One module per part, each readable top to bottom:
   measure    timing, STS-B Spearman, agreement with a reference, how far training moved the encoder
   runtime    progress bars, and the machine a figure was measured on
   figures    derived figures (ratios, seed summaries) and the one noise rule (seed spread and paired bootstrap)
+  experiments  the notebooks' bookkeeping: arms trained once per seed, dev scores with counts, comparisons, choices
   report     the report profile, the headline-figures JSON and the rows it declares for the results tables
 """
 
 from mtl.data import data_dir, load_stsb
 from mtl.encoder import SentenceEncoder, default_model_path
+from mtl.experiments import Experiments
 from mtl.heads import cached_features, fit_head, linear_probe
 from mtl.kinds import KINDS
 from mtl.measure import drift, encoder_snapshot
@@ -35,6 +37,7 @@ from mtl.training import TrainConfig, TrainingDiverged, collate, parameter_group
 __all__ = [
     "KINDS",
     "REGISTRY",
+    "Experiments",
     "MultiTaskModel",
     "SentenceEncoder",
     "Task",

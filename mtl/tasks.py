@@ -83,11 +83,12 @@ def register(entry: TaskData) -> TaskData:
 
 # TREC has no dev file; SST-2's test labels are not public, so SST-2 reports on the GLUE dev file, as is customary,
 # and selects models on 1,000 whole sentences carved from its 67,349 training rows (see Carve).
-# Targets: near what each task reaches alone, TREC-6 97.0 (3 epochs alone on this machine), SST-2 89.5
-# (published 6-layer MiniLM figures are 91 to 92), CoNLL-2003 87.0 (small encoders with enough steps).
+# Targets: what the joint model's 3-seed test mean should reach, TREC-6 96.5, SST-2 90.0 (the 6-layer, 384-wide
+# MiniLM fine-tuned alone reaches 91.5, microsoft/unilm's MiniLM README), CoNLL-2003 88.0 (this encoder alone reached
+# 87.6 after 3 epochs here). Notebook 04 says which are met and measures what holds back each one missed.
 register(
     TaskData(
-        "question_type", "sentence", "trec", dev=Carve(500), test="test", display="TREC-6 test accuracy", target=97.0
+        "question_type", "sentence", "trec", dev=Carve(500), test="test", display="TREC-6 test accuracy", target=96.5
     )
 )
 register(
@@ -98,11 +99,11 @@ register(
         dev=Carve(1000, whole=True, min_words=8),
         test="dev",
         display="SST-2 dev (GLUE) accuracy",
-        target=89.5,
+        target=90.0,
     )
 )
 register(
-    TaskData("ner", "token", "conll2003", dev="dev", test="test", display="CoNLL-2003 test entity F1", target=87.0)
+    TaskData("ner", "token", "conll2003", dev="dev", test="test", display="CoNLL-2003 test entity F1", target=88.0)
 )
 
 

@@ -1,0 +1,202 @@
+"""Experiment bookkeeping for the notebooks: a setting (an *arm*) trained once per seed, each seed's dev score per
+task with the per-example counts the paired bootstrap resamples, comparisons under the one noise rule
+(mtl.figures.compare), the choice rule, the words a report uses for them, and each arm's JSON record.
+
+A notebook shows the idea it teaches (what is trained, and why); `Experiments` keeps the accounting:
+
+    exp = Experiments(dev_data)                        # {task: (inputs, labels)}: every arm is scored on these
+    exp.run("uniform", make_model, train_data, config, seeds=(0, 1, 2))
+    exp.run("decay 0.8", make_model, train_data, dataclasses.replace(config, layer_decay=0.8))
+    exp.versus("decay 0.8", "uniform")                 # {task: comparison}, mtl.figures' noise rule
+    exp.choose("uniform", ["decay 0.8"])               # the reference unless a candidate is better by the rule
+    exp.arms                                           # {label: JSON record}, every one with split "dev"
+
+Arms trained elsewhere (a probe, two models per seed, another decoding of the same models) enter through `record`,
+with the scores `score` returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from mtl.figures import better, compare, seed_summary, verdict
+from mtl.prediction import evaluate, evaluate_with_counts
+from mtl.tasks import REGISTRY
+from mtl.training import train
+
+
+def headline(task: str, metrics: dict) -> str:
+    """The metric a task is compared on: its registry entry's, else accuracy where there is one, else entity F1."""
+    if task in REGISTRY and REGISTRY[task].metric in metrics:
+        return REGISTRY[task].metric
+    return "accuracy" if "accuracy" in metrics else "f1"
+
+
+class Experiments:
+    """Every arm of a notebook, scored on one fixed set of dev examples per task, so that any two arms can be
+    compared example by example.
+
+    pooled_std: {task: the std of one run pooled over many arms of the setting}; comparisons use it where it is
+    larger than the two arms' own (three tight seeds must not understate the noise).
+    """
+
+    def __init__(self, dev_data: dict, pooled_std: dict | None = None, decoding: str = "viterbi"):
+        self.dev_data = dev_data
+        self.pooled_std = dict(pooled_std or {})
+        self.decoding = decoding
+        self.arms: dict[str, dict] = {}  # label -> JSON record
+        self.counts: dict[str, dict] = {}  # label -> task -> per-example counts, summed over the seeds
+        self.models: dict[str, list] = {}  # label -> the trained models, one per seed (kept when asked)
+        self.histories: dict[str, list] = {}  # label -> mtl.train's history, one per seed
+
+    # --- scoring and recording ------------------------------------------------------------------------------------
+
+    def score(self, model, tasks=None, decoding: str | None = None) -> dict:
+        """{task: (metrics, per-example counts)} of a model on the dev examples of its tasks (or of `tasks`)."""
+        decoding = decoding or self.decoding
+        return {
+            t: evaluate_with_counts(model, t, *self.dev_data[t], decoding=decoding)
+            for t in (tasks or model.tasks)
+            if t in self.dev_data
+        }
+
+    def record(self, label: str, scores: list[dict], histories=None, models=None, **extra) -> dict:
+        """Enter an arm: scores holds one `score` result per seed. histories: mtl.train's history per seed (steps
+        per task, seconds and, where the run was evaluated during training, its dev curve). extra: further JSON
+        figures of the arm (e.g. trainable parameters)."""
+        tasks = list(scores[0])
+        names = {t: headline(t, scores[0][t][0]) for t in tasks}
+        record = {
+            "split": "dev",
+            "metric": names,
+            "scores": {t: seed_summary([s[t][0][names[t]] for s in scores]) for t in tasks},
+        }
+        if histories:
+            record["steps"] = {t: [h["task_steps"][t] for h in histories] for t in histories[0]["task_steps"]}
+            record["seconds"] = round(float(np.mean([h["seconds"] for h in histories])), 1)
+            if all(h.get("eval") for h in histories):
+                record["curve"] = curve(histories, names)
+        self.arms[label] = record | extra
+        self.counts[label] = {t: sum(s[t][1] for s in scores) for t in tasks}
+        self.histories[label] = list(histories or [])
+        if models is not None:
+            self.models[label] = list(models)
+        return self.arms[label]
+
+    def run(self, label: str, make_model, train_data: dict, config, seeds=(0, 1, 2), steps=None, curve=False,
+            keep=False, **extra) -> dict:  # fmt: skip
+        """Train a fresh model per seed (make_model(seed)) on train_data with config and that seed, score it on dev
+        after its last step, and record the arm. steps: a step count, or seed -> step count where it depends on the
+        seed (e.g. the steps a task had in the joint run of that seed); config's own by default. curve: also score dev
+        before the first step and every config.eval_every steps (metrics only: the per-example counts are the last
+        step's). keep: keep the models (they are dropped otherwise, to spare memory)."""
+        scores, histories, models = [], [], []
+        for seed in seeds:
+            n = steps(seed) if callable(steps) else (steps or config.steps)
+            run_config = dataclasses.replace(config, seed=seed, steps=max(1, int(n)))
+            model = make_model(seed)
+            dev = {t: self.dev_data[t] for t in model.tasks if t in self.dev_data}
+            start = {t: evaluate(model, t, *dev[t], decoding=self.decoding) for t in dev} if curve else None
+            history = train(model, train_data, run_config, dev_data=dev if curve else None)
+            if curve:  # step 0: the model before training, its heads at their random start
+                history["eval"].insert(0, {"step": 0, **start})
+            scores.append(self.score(model))
+            histories.append(history)
+            models.append(model)
+        return self.record(label, scores, histories, models if keep else None, **extra)
+
+    # --- reading ---------------------------------------------------------------------------------------------------
+
+    def values(self, label: str, task: str) -> list[float]:
+        """An arm's dev figure for a task, one per seed."""
+        return self.arms[label]["scores"][task]["values"]
+
+    def mean(self, label: str) -> float:
+        """An arm's mean dev score over its tasks (the figure a ranking of one-seed runs reads)."""
+        return float(np.mean([s["mean"] for s in self.arms[label]["scores"].values()]))
+
+    def pool(self, labels, tasks=None) -> dict:
+        """{task: the std of one run pooled over the arms' seeds (root mean square of their stds)}."""
+        tasks = tasks or [
+            t for t in self.arms[labels[0]]["scores"] if all(t in self.arms[a]["scores"] for a in labels)
+        ]
+        stds = {
+            t: [self.arms[a]["scores"][t]["std"] for a in labels if self.arms[a]["scores"][t]["n"] > 1] for t in tasks
+        }
+        return {t: round(float(np.sqrt(np.mean(np.square(s)))), 2) for t, s in stds.items() if s}  # fmt: skip
+
+    # --- comparing and choosing ------------------------------------------------------------------------------------
+
+    def versus(self, a: str, b: str, tasks=None, pooled: bool = True) -> dict:
+        """Arm a minus arm b on every task both have (or on `tasks`), by the noise rule: {task: comparison}."""
+        shared = [t for t in self.arms[a]["scores"] if t in self.arms[b]["scores"] and (tasks is None or t in tasks)]
+        return {
+            t: compare(self.values(a, t), self.values(b, t), self.counts[a][t], self.counts[b][t],
+                       pooled_std=self.pooled_std.get(t) if pooled else None)
+            for t in shared
+        }  # fmt: skip
+
+    def choose(self, reference: str, candidates) -> tuple[str, dict]:
+        """The choice rule: the reference, unless a candidate is better on some task by a finding and worse on none
+        by a finding (mtl.figures.better); among such candidates the best mean dev score. Returns the label chosen
+        and {candidate: its comparison against the reference}."""
+        against = {c: self.versus(c, reference) for c in candidates if c != reference}
+        winners = [c for c, comparison in against.items() if better(comparison)]
+        return (max(winners, key=self.mean) if winners else reference), against
+
+    def last_two(self, label: str) -> dict:
+        """{task: the arm's last dev evaluation minus the one before}, across its seeds. The seed spread is the
+        whole noise here: the curve keeps no per-example counts, so the bootstrap cannot be applied."""
+        points = self.arms[label]["curve"]
+        before, last = points[-2], points[-1]
+        return {t: compare(last["dev"][t], before["dev"][t]) | {"steps": [before["step"], last["step"]]}
+                for t in last["dev"]}  # fmt: skip
+
+
+def curve(histories: list[dict], names: dict) -> list[dict]:
+    """Each dev evaluation during training: {"step", "dev": {task: [one value per seed]}} (the seeds are evaluated
+    at the same steps)."""
+    steps = [e["step"] for e in histories[0]["eval"]]
+    return [
+        {"step": step, "dev": {t: [round(h["eval"][i][t][name], 2) for h in histories] for t, name in names.items()}}
+        for i, step in enumerate(steps)
+    ]
+
+
+def plateau(points: list[dict], noise: dict) -> dict:
+    """{task: the first step from which no later evaluation moves the dev score by more than noise[task], or None
+    when the last evaluation still does}, for the tasks noise names. points: [{"step", "dev": {task: value}}] of one run (e.g.
+    scripts/long_run.py's curve); noise: twice one run's seed std, the seed half of the noise rule."""
+    found = {}
+    for task in [t for t in points[0]["dev"] if t in noise]:
+        values = [p["dev"][task] for p in points]
+        settled = [i for i in range(len(values) - 1) if all(abs(v - values[i]) <= noise[task] for v in values[i:])]
+        found[task] = points[settled[0]]["step"] if settled else None
+    return found
+
+
+def worded(comparison: dict, digits: int = 2) -> str:
+    """One task's comparison in words: "+1.23 (finding)" or "-0.40 (within noise)"."""
+    return f"{comparison['difference']:+.{digits}f} ({verdict(comparison)})"
+
+
+def per_task(comparison: dict, digits: int = 2) -> str:
+    """A comparison in words, task by task: "ner +1.23 (finding), sentiment -0.40 (within noise)"."""
+    return ", ".join(f"{t} {worded(c, digits)}" for t, c in comparison.items())
+
+
+def with_noise(comparison: dict, digits: int = 2) -> str:
+    """A comparison in words with its noise: "ner +1.23 (noise ±0.80, finding)"."""
+    return ", ".join(
+        f"{t} {c['difference']:+.{digits}f} (noise ±{c['noise']:.{digits}f}, {verdict(c)})"
+        for t, c in comparison.items()
+    )
+
+
+def spread(summary: dict, digits: int = 1) -> str:
+    """A seed summary in words: "91.2 ± 0.4" (one seed: the value alone)."""
+    if summary["n"] == 1:
+        return f"{summary['mean']:.{digits}f}"
+    return f"{summary['mean']:.{digits}f} ± {summary['std']:.{digits}f}"

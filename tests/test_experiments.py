@@ -1,0 +1,122 @@
+"""The notebooks' experiment bookkeeping: an arm records each seed's dev figure and the summed per-example counts,
+comparisons follow the noise rule, the choice rule keeps the reference unless a candidate is better on some task and
+worse on none, a dev curve starts at step 0, and the records are JSON."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import mtl
+from mtl import experiments
+from mtl.figures import accuracy_counts
+
+GOLD = [i % 2 for i in range(400)]
+
+
+def scored(correct: dict) -> dict:
+    """One seed's `score` result for sentence tasks: {task: (metrics, counts)}, the first `correct[task]` of the 400
+    dev examples right."""
+    result = {}
+    for task, n in correct.items():
+        predicted = [g if i < n else 1 - g for i, g in enumerate(GOLD)]
+        counts = accuracy_counts(GOLD, predicted)
+        result[task] = ({"accuracy": 100 * n / len(GOLD), "macro_f1": 0.0}, counts)
+    return result
+
+
+def arm(exp, label, question_type, sentiment):
+    """An arm of three seeds: the number of examples each seed gets right, per task."""
+    return exp.record(label, [scored({"question_type": q, "sentiment": s}) for q, s in zip(question_type, sentiment)])
+
+
+def test_an_arm_records_each_seed_and_sums_the_counts():
+    exp = experiments.Experiments(dev_data={})
+    record = arm(exp, "a", [360, 364, 368], [300, 300, 300])
+    assert record["split"] == "dev" and record["metric"] == {"question_type": "accuracy", "sentiment": "accuracy"}
+    assert record["scores"]["question_type"]["values"] == [90.0, 91.0, 92.0]
+    assert record["scores"]["question_type"]["mean"] == 91.0 and record["scores"]["question_type"]["std"] == 1.0
+    assert exp.counts["a"]["question_type"].sum(axis=0).tolist() == [1092, 1200]  # right, total over the 3 seeds
+    assert exp.values("a", "sentiment") == [75.0, 75.0, 75.0]
+    json.dumps(exp.arms)  # the report's JSON takes the records as they are
+
+
+def test_versus_follows_the_noise_rule_and_the_pooled_std():
+    exp = experiments.Experiments(dev_data={})
+    arm(exp, "reference", [300, 301, 302], [300, 302, 304])
+    arm(exp, "better", [360, 361, 362], [301, 303, 305])
+    comparison = exp.versus("better", "reference")
+    assert comparison["question_type"]["finding"] and comparison["question_type"]["difference"] == 15.0
+    assert not comparison["sentiment"]["finding"]  # +0.25 with seeds 0.5 apart
+    exp.pooled_std = {"question_type": 10.0}  # a setting whose runs spread by 10 points: 15 is inside its noise
+    assert not exp.versus("better", "reference")["question_type"]["finding"]
+    assert exp.versus("better", "reference", pooled=False)["question_type"]["finding"]
+
+
+def test_the_choice_rule_keeps_the_reference_unless_a_candidate_is_better_and_worse_nowhere():
+    exp = experiments.Experiments(dev_data={})
+    arm(exp, "reference", [300, 301, 302], [300, 301, 302])
+    arm(exp, "same", [300, 302, 301], [301, 300, 302])
+    arm(exp, "trade", [360, 361, 362], [240, 241, 242])  # better on one task, worse on the other
+    assert exp.choose("reference", ["same", "trade"])[0] == "reference"
+    arm(exp, "better", [340, 341, 342], [300, 301, 302])
+    arm(exp, "best", [360, 361, 362], [301, 302, 300])
+    chosen, against = exp.choose("reference", ["same", "trade", "better", "best", "reference"])
+    assert chosen == "best" and set(against) == {"same", "trade", "better", "best"}
+    assert experiments.per_task(against["trade"]).startswith("question_type +15.00 (finding), sentiment -15.00")
+    assert experiments.worded(against["same"]["sentiment"], 1) == "+0.0 (within noise)"
+
+
+def test_pool_is_the_root_mean_square_of_the_arms_stds_and_skips_one_seed_arms():
+    exp = experiments.Experiments(dev_data={})
+    arm(exp, "a", [360, 364, 368], [300, 300, 300])  # question_type std 1.0
+    arm(exp, "b", [360, 372, 384], [300, 300, 300])  # std 3.0
+    exp.record("one seed", [scored({"question_type": 200, "sentiment": 100})])
+    assert exp.pool(["a", "b", "one seed"])["question_type"] == pytest.approx(np.sqrt((1 + 9) / 2), abs=0.01)
+    assert exp.mean("one seed") == pytest.approx((50.0 + 25.0) / 2)
+
+
+def test_a_curve_that_still_rises_is_moving_and_a_flat_one_is_not():
+    def history(values):
+        evals = [{"step": 10 * i, "question_type": {"accuracy": v}} for i, v in enumerate(values)]
+        return {"eval": evals, "task_steps": {"question_type": 20}, "seconds": 1.0}
+
+    exp = experiments.Experiments(dev_data={})
+    rising = [history([50, 70, 80 + seed]) for seed in range(3)]
+    flat = [history([50, 80 + seed, 80.5 + seed]) for seed in range(3)]
+    for label, histories in (("rising", rising), ("flat", flat)):
+        exp.record(label, [scored({"question_type": 320})] * 3, histories)
+    assert exp.arms["rising"]["curve"][0] == {"step": 0, "dev": {"question_type": [50.0, 50.0, 50.0]}}
+    assert exp.last_two("rising")["question_type"]["finding"]
+    moved = exp.last_two("flat")["question_type"]
+    assert not moved["finding"] and moved["steps"] == [10, 20] and moved["bootstrap_95"] is None
+
+
+def test_plateau_is_the_first_step_after_which_the_score_stays_within_the_noise():
+    points = [{"step": s, "dev": {"ner": v, "sentiment": w}} for s, v, w in
+              [(100, 70, 80), (200, 85, 84), (300, 86.5, 88), (400, 86, 90), (500, 86.8, 92)]]  # fmt: skip
+    assert experiments.plateau(points, {"ner": 1.0, "sentiment": 1.0}) == {"ner": 200 + 100, "sentiment": None}
+    assert experiments.plateau(points, {"ner": 2.0, "sentiment": 12.0}) == {"ner": 200, "sentiment": 100}
+
+
+def test_run_trains_each_seed_with_its_steps_and_scores_dev_from_step_0():
+    sentiment = mtl.Task("sentiment", "sentence", ["negative", "positive"])
+    texts = ["a wonderful film", "dull and lifeless", "brilliant acting", "a tedious mess"] * 2
+    data = {"sentiment": (texts, ["positive", "negative"] * 4)}
+
+    def make_model(seed):
+        torch.manual_seed(seed)
+        return mtl.MultiTaskModel(mtl.SentenceEncoder(max_seq_length=16, device="cpu"), [sentiment])
+
+    exp = experiments.Experiments(dev_data=data)
+    config = mtl.TrainConfig(steps=99, batch_size=4, eval_every=2, head_lr=1e-2, warmup_ratio=0.0)
+    record = exp.run("alone", make_model, data, config, seeds=(0, 1, 2), steps=lambda seed: 2 + 2 * seed, curve=True)
+    assert record["steps"] == {"sentiment": [2, 4, 6]}
+    assert [p["step"] for p in record["curve"]][:2] == [0, 2]  # the untrained model first
+    assert record["scores"]["sentiment"]["n"] == 3 and exp.counts["alone"]["sentiment"].shape == (8, 2)
+    assert "alone" not in exp.models  # not kept unless asked
+    plain = exp.run("plain", make_model, data, dataclasses.replace(config, steps=2), seeds=(0,), keep=True)
+    assert "curve" not in plain and len(exp.models["plain"]) == 1
+    assert exp.histories["plain"][0]["eval"] == []  # no dev evaluation during training when no curve is asked for
