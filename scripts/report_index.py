@@ -1,7 +1,8 @@
 """Write reports/index.html, the page a reader who opens reports/ lands on, and reports/RESULTS.html, RESULTS.md as a
-page. The index says what the walkthrough is, shows the headline table (the README's rows), the four reports in
-reading order with the minutes each takes to read, one figure from a report, and what a report's profile means;
-nothing on it is typed by hand except those two opening sentences.
+page. The index says what the walkthrough is, lists the four reports in reading order with the minutes each takes to
+read and the first takeaways of each report's "In short" (read from its rendered output), shows the headline table
+(the README's rows, each goal marked met or missed), one figure from a report, and what a report's profile means;
+nothing on it is typed by hand except the two opening sentences.
 
 Usage: python scripts/report_index.py [--reports DIR]   (`make reports` and `make bench` run it)
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import mistune
 import nbformat
-from results_table import collect, headline, table
+from results_table import SPLITS, anchored, collect, headline
 
 ROOT = Path(__file__).resolve().parent.parent
 # what each profile means, from the notebooks' toolbox (a file, not a package: loaded by path)
@@ -26,6 +27,7 @@ PROFILES = _helpers.PROFILES
 
 MARKDOWN = mistune.create_markdown(plugins=["table"])
 WORDS_PER_MINUTE = 200  # prose, tables and printed outputs; folded code is not counted
+TAKEAWAYS = 2  # of each report's "In short" bullets, the first ones: its main answer
 FIGURE_FROM = "02_multitask_heads"  # the report whose first figure the index shows: the walkthrough in one picture
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5;
@@ -33,9 +35,9 @@ body { font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; 
 h1 { margin-bottom: 0.2rem; font-size: 1.7rem; } .lead { color: #333; margin-top: 0.4rem; }
 h2 { font-size: 1.2rem; margin-top: 1.8rem; }
 .wide { width: min(64rem, 96vw); margin-left: 50%; transform: translateX(-50%); }
-table { border-collapse: collapse; font-size: 0.85rem; }
+table { border-collapse: collapse; font-size: 0.8rem; }
 td, th { border-bottom: 1px solid #e5e5e5; padding: 0.25rem 0.5rem; vertical-align: top; text-align: left; }
-ol.reading li { margin-bottom: 0.6rem; } .meta { color: #666; font-size: 0.85rem; }
+ol.reading > li { margin-bottom: 0.6rem; } ol.reading ul { margin: 0.2rem 0; padding-left: 1.1rem; } .meta { color: #666; font-size: 0.85rem; }
 figure { margin: 0.5rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: 0.85rem; color: #333; }
 """
@@ -70,6 +72,26 @@ def opening(notebook: nbformat.NotebookNode) -> str:
     return ". ".join(sentences[:2]).rstrip(".") + "."
 
 
+def takeaways(notebook: nbformat.NotebookNode) -> list[str]:
+    """The report's answer in words: the bullets of its "In short" summary, as this run's outputs wrote them."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/markdown", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if text.startswith("**In short**"):
+                return [line[2:] for line in text.splitlines() if line.startswith("- ")]
+    return []
+
+
+def headline_table(rows: list[dict]) -> str:
+    """The headline rows for a reading column: the report as a short link, each goal or target marked met or missed."""
+    lines = ["| figure | value | read against | from |", "|---|---:|---|---|"]
+    for r in rows:
+        name = f"report {r['report'][:2]}" if r["report"][:2].isdigit() else f"make {r['report']} (JSON)"
+        lines.append(f"| {r['label']} | {r['value']} | {anchored(r)} | [{name}]({r['source'][0]}) |")
+    return "\n".join(lines)
+
+
 def first_figure(notebook: nbformat.NotebookNode) -> tuple[str, str] | None:
     """The report's Figure 1: its PNG (base64) and caption."""
     for cell in notebook.cells:
@@ -78,6 +100,11 @@ def first_figure(notebook: nbformat.NotebookNode) -> tuple[str, str] | None:
                 caption = cell.metadata.get("caption", "")
                 return output["data"]["image/png"], caption if isinstance(caption, str) else caption[0]
     return None
+
+
+def inline(text: str) -> str:
+    """Markdown for inside a paragraph: the rendered HTML without its <p>."""
+    return MARKDOWN(text).strip().removeprefix("<p>").removesuffix("</p>")
 
 
 def notebooks() -> list[Path]:
@@ -97,30 +124,30 @@ def page(reports: Path) -> str:
         "tasks (question type, sentiment, named entities) from a single encoder pass, then trained and measured choice "
         "by choice on public datasets. Four reports, read in order, each open with their answer in words; every "
         "figure comes from code in the report's own run.</p>",
-        "<h2>Headline figures</h2>",
-        "<div class='wide'>",
-        MARKDOWN(table(headline(rows))),
-        "</div>",
-        "<p class='meta'>Every figure with the split it comes from: <a href='RESULTS.html'>RESULTS.html</a> "
-        "(<a href='RESULTS.md'>RESULTS.md</a>). A difference is a finding only when it exceeds both twice the seed "
-        "spread and a 95% paired bootstrap interval; choices are made on dev, test is scored once.</p>",
-        "<h2>The reports, in reading order</h2>",
+        "<h2>The reports, in reading order, and what each found</h2>",
         "<ol class='reading'>",
     ]
     for notebook_path in notebooks():
         stem, notebook = notebook_path.stem, nbformat.read(notebook_path, as_version=4)
         figures = reports / f"{stem}.json"
         profile = json.loads(figures.read_text())["settings"]["profile"] if figures.exists() else "not run"
+        answer = takeaways(notebook)[:TAKEAWAYS]
+        found = "<ul>" + "".join(f"<li>{inline(line)}</li>" for line in answer) + "</ul>"
         parts.append(
             f"<li><a href='{stem}.html'><strong>{html.escape(title(notebook))}</strong></a> "
-            f"<span class='meta'>· {minutes_to_read(notebook)} minutes to read · {profile} profile</span><br>"
-            f"{MARKDOWN(opening(notebook)).strip().removeprefix('<p>').removesuffix('</p>')}</li>"
+            f"<span class='meta'>· {minutes_to_read(notebook)} minutes to read · {profile} profile</span>"
+            f"{found if answer else '<br>' + inline(opening(notebook))}</li>"
         )
-    parts.append("</ol>")
-    parts.append(
+    parts += [
+        "</ol>",
         f"<p class='meta'>Minutes to read: the words of a report's prose, tables and printed outputs at "
-        f"{WORDS_PER_MINUTE} a minute; its code is folded and not counted.</p>"
-    )
+        f"{WORDS_PER_MINUTE} a minute; its code is folded and not counted.</p>",
+        "<h2>Headline figures</h2>",
+        MARKDOWN(headline_table(headline(rows))),
+        "<p class='meta'>Every figure with the split it comes from: <a href='RESULTS.html'>RESULTS.html</a> "
+        "(<a href='RESULTS.md'>RESULTS.md</a>). A difference is a finding only when it exceeds both twice the seed "
+        f"spread and a 95% paired bootstrap interval; choices are made on dev, test is scored once. {SPLITS}</p>",
+    ]
     source = ROOT / "notebooks" / f"{FIGURE_FROM}.ipynb"
     figure = first_figure(nbformat.read(source, as_version=4)) if source.exists() else None
     if figure:
@@ -131,7 +158,7 @@ def page(reports: Path) -> str:
             "<figure class='wide'>",
             f"<img src='data:image/png;base64,{png}' alt='{alt}'>",
             f"<figcaption>From <a href='{FIGURE_FROM}.html#figure-1'>report {FIGURE_FROM[:2]}, Figure 1</a>: "
-            f"{MARKDOWN(caption).strip().removeprefix('<p>').removesuffix('</p>')}</figcaption>",
+            f"{inline(caption)}</figcaption>",
             "</figure>",
         ]
     parts += ["<h2>What a profile is</h2>", "<ul>"]

@@ -120,3 +120,32 @@ def test_the_entry_page_is_what_report_index_makes_and_links_every_report(tmp_pa
     assert (ROOT / "reports" / "RESULTS.html").read_text() == results, "run python scripts/report_index.py"
     for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         assert f"href='{notebook.stem}.html'" in page
+
+
+@pytest.mark.parametrize(
+    "figure, value, anchor, expected",
+    [
+        ("joint model: TREC-6 test accuracy", "96.53 ± 0.46", "96.5 (target)", "met"),  # a mean is read by its mean
+        ("joint model: SST-2 dev (GLUE) accuracy", "87.39 ± 0.90", "90.0 (target)", "missed"),
+        (
+            "speed-up, batch 32",
+            "1.24x-1.51x over 2 runs (AMD EPYC, 2 cores)",
+            "1.50x (goal; peer: OpenVINO)",
+            "met in some runs",
+        ),
+        ("speed-up, batch 128", "1.51x-1.67x over 2 runs", "1.50x (goal)", "met"),
+        ("speed-up, batch 128", "1.21x-1.37x over 2 runs", "1.50x (goal)", "missed"),
+        ("largest difference to sentence-transformers' embeddings", "2.4e-07", "1.0e-05 (goal)", "met"),
+        ("largest difference to sentence-transformers' embeddings", "3.0e-05", "1.0e-05 (goal)", "missed"),
+        ("steps", "3,000", "2,000 (target)", "met"),
+        ("STS-B Spearman x100", "82.03", "82.03 (published all-MiniLM-L6-v2 (MTEB))", None),  # no goal, no verdict
+        ("probe", "90.00", "-", None),
+    ],
+)
+def test_a_goal_or_target_row_says_whether_it_is_met(figure, value, anchor, expected):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from results_table import verdict
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert verdict(figure, value, anchor) == expected

@@ -3,6 +3,7 @@ links to the index and to the previous and next report, a text column of bounded
 caption and alt text, and no dict dump or dataclass repr in an output; the index page holds the headline table and
 the reports in reading order."""
 
+import html
 import importlib.util
 import re
 from html.parser import HTMLParser
@@ -195,3 +196,16 @@ def test_the_index_holds_the_headline_table_and_the_reading_order():
     assert len(re.findall(r"\d+ minutes to read", index)) == len(NOTEBOOKS)
     assert "<img src='data:image/png;base64," in index and "RESULTS.html" in index
     assert (ROOT / "reports" / "RESULTS.html").exists()
+
+
+def test_the_index_lists_each_reports_answer_in_words(monkeypatch):
+    """Each report's entry on the index carries the first takeaway of its "In short" summary, as its outputs say it."""
+    monkeypatch.syspath_prepend(ROOT / "scripts")  # report_index imports its sibling results_table
+    spec = importlib.util.spec_from_file_location("report_index", ROOT / "scripts" / "report_index.py")
+    report_index = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report_index)
+    text = html.unescape(re.sub(r"<[^>]+>", "", (ROOT / "reports" / "index.html").read_text()))
+    for path in NOTEBOOKS:
+        bullets = report_index.takeaways(nbformat.read(path, as_version=4))
+        if bullets:
+            assert re.sub(r"\*\*|`", "", bullets[0])[:60] in text, path.name
