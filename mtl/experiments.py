@@ -170,6 +170,17 @@ class Experiments:
                 for t in last["dev"]}  # fmt: skip
 
 
+def per_class(data: dict, k: int, seed: int) -> dict:
+    """A draw of k labelled rows per class of each task (every row of a class that has fewer), by the seed: the
+    training data of an arm with only a few labels. data: {task: (inputs, labels)} of sentence tasks."""
+    rng, drawn = np.random.default_rng(seed), {}
+    for task, (inputs, labels) in data.items():
+        rows = [int(i) for label in sorted(set(labels))
+                for i in rng.permutation([j for j, y in enumerate(labels) if y == label])[:k]]  # fmt: skip
+        drawn[task] = ([inputs[i] for i in rows], [labels[i] for i in rows])
+    return drawn
+
+
 def turned(comparison: dict) -> dict:
     """A comparison of a minus b as one of b minus a: the difference and its bootstrap interval change sign."""
     interval = comparison["bootstrap_95"]
@@ -226,6 +237,13 @@ def direction(comparison: dict) -> str:
     if better({t: turned(c) for t, c in comparison.items()}):
         return "worse"
     return "mixed" if any(c["finding"] for c in comparison.values()) else "within noise"
+
+
+def than(comparison: dict, other: str) -> str:
+    """`direction` as words about another arm: "better than the probe", "within noise of the probe", ..."""
+    word = direction(comparison)
+    return {"mixed": f"ahead of {other} on one task and behind on another",
+            "within noise": f"within noise of {other}"}.get(word, f"{word} than {other}")  # fmt: skip
 
 
 def worded(comparison: dict, digits: int = 2) -> str:

@@ -173,3 +173,14 @@ def test_direction_says_which_side_a_comparison_falls_on():
     assert experiments.direction(exp.versus("reference", "ahead")) == "worse"
     assert experiments.direction(exp.versus("trade", "reference")) == "mixed"
     assert experiments.direction(exp.versus("reference", "reference")) == "within noise"
+    assert experiments.than(exp.versus("ahead", "reference"), "the probe") == "better than the probe"
+    assert experiments.than(exp.versus("trade", "reference"), "it").startswith("ahead of it on one task and behind")
+
+
+def test_per_class_draws_k_rows_of_each_class_and_the_seed_decides_which():
+    data = {"sentiment": ([f"s{i}" for i in range(20)], ["positive"] * 17 + ["negative"] * 3)}
+    drawn = experiments.per_class(data, 4, seed=0)["sentiment"]
+    assert sorted(drawn[1]) == ["negative"] * 3 + ["positive"] * 4  # a class with fewer rows gives them all
+    assert all(data["sentiment"][1][int(text[1:])] == label for text, label in zip(*drawn))  # rows stay paired
+    assert drawn == experiments.per_class(data, 4, seed=0)["sentiment"]
+    assert drawn != experiments.per_class(data, 4, seed=1)["sentiment"]
