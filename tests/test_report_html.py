@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TEMPLATE = ROOT / "notebooks" / "templates" / "report.html.j2"
 # Reports whose stored outputs were made before helpers.table existed: the template applies to them, their printed
-# dicts and reprs go when they are next executed in full (03's and 04's dicts and TrainConfig).
-OUTPUTS_PREDATE_TABLES = {"03_freezing_and_transfer", "04_training_loop"}
+# dicts and reprs go when they are next executed in full (03's dicts and TrainConfig).
+OUTPUTS_PREDATE_TABLES = {"03_freezing_and_transfer"}
 
 
 class Page(HTMLParser):
