@@ -1,6 +1,6 @@
 """Every notebook runs top to bottom in the quick profile and writes a headline-figures JSON whose figures agree with
-each other; and a fourth task, declared with one registry entry and nothing else, flows through notebooks 02 and 04 (their
-quick runs have it declared)."""
+each other; and a fourth task, declared with one registry entry and nothing else, flows through notebooks 02 and 04
+(their quick runs have it declared)."""
 
 import base64
 import json
@@ -121,8 +121,8 @@ WITH_A_FOURTH_TASK = {"02_multitask_heads", "04_training_loop"}
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch, quick_reports, fourth_task):
-    data = "data"  # the repository's own datasets, no setup
-    if path.stem in WITH_A_FOURTH_TASK:
+    data, fourth = "data", path.stem in WITH_A_FOURTH_TASK  # the repository's own datasets, no setup
+    if fourth:
         repo, data_dir = fourth_task
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
         monkeypatch.setenv("DATA_DIR", str(data_dir))
@@ -131,7 +131,7 @@ def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch, quick_repor
     assert figures["settings"]["profile"] == "quick"
     assert figures["settings"]["data"] == data
     assert misread(figures) == []
-    if path.stem in WITH_A_FOURTH_TASK:
+    if fourth:
         check_the_fourth_task(path.stem, figures, notebook)
     shutil.copy(tmp_path / f"{path.stem}.json", quick_reports)
 
