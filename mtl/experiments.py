@@ -12,7 +12,8 @@ A notebook shows the idea it teaches (what is trained, and why); `Experiments` k
     exp.arms                                           # {label: JSON record}, every one with split "dev"
 
 Arms trained elsewhere (a probe, two models per seed, another decoding of the same models) enter through `record`,
-with the scores `score` returns.
+with the scores `score` returns; an arm that no seed changes (a probe fitted by a convex solver on fixed rows) enters
+as one score with deterministic=True, and comparisons with it take the trained arm's seed noise alone.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import dataclasses
 
 import numpy as np
 
-from mtl.figures import better, compare, seed_summary, verdict
+from mtl.figures import better, compare, compare_fixed, compare_once, paired_bootstrap, seed_summary, verdict
 from mtl.prediction import evaluate, evaluate_with_counts
 from mtl.tasks import REGISTRY
 from mtl.training import train
@@ -85,10 +86,12 @@ class Experiments:
             self.models[label] = list(models)
         return self.arms[label]
 
-    def run(self, label: str, make_model, train_data: dict, config, seeds=(0, 1, 2), steps=None, curve=False,
+    def run(self, label: str, make_model, train_data, config, seeds=(0, 1, 2), steps=None, curve=False,
             keep=False, **extra) -> dict:  # fmt: skip
         """Train a fresh model per seed (make_model(seed)) on train_data with config and that seed, score it on dev
-        after its last step, and record the arm. steps: a step count, or seed -> step count where it depends on the
+        after its last step, and record the arm. train_data: {task: (inputs, labels)}, or seed -> such a dict where
+        the seed also draws the data (a few labelled examples per class). steps: a step count, or seed -> step count
+        where it depends on the
         seed (e.g. the steps a task had in the joint run of that seed); config's own by default. curve: also score dev
         before the first step and every config.eval_every steps (metrics only: the per-example counts are the last
         step's). keep: keep the models (they are dropped otherwise, to spare memory)."""
@@ -99,7 +102,8 @@ class Experiments:
             model = make_model(seed)
             dev = {t: self.dev_data[t] for t in model.tasks if t in self.dev_data}
             start = {t: evaluate(model, t, *dev[t], decoding=self.decoding) for t in dev} if curve else None
-            history = train(model, train_data, run_config, dev_data=dev if curve else None)
+            data = train_data(seed) if callable(train_data) else train_data
+            history = train(model, data, run_config, dev_data=dev if curve else None)
             if curve:  # step 0: the model before training, its heads at their random start
                 history["eval"].insert(0, {"step": 0, **start})
             scores.append(self.score(model))
@@ -130,13 +134,24 @@ class Experiments:
     # --- comparing and choosing ------------------------------------------------------------------------------------
 
     def versus(self, a: str, b: str, tasks=None, pooled: bool = True) -> dict:
-        """Arm a minus arm b on every task both have (or on `tasks`), by the noise rule: {task: comparison}."""
+        """Arm a minus arm b on every task both have (or on `tasks`), by the noise rule: {task: comparison}. Against
+        a deterministic arm the seed noise is the trained arm's (or the pooled std, if larger: mtl.figures'
+        compare_fixed); two deterministic arms differ by the paired bootstrap alone (compare_once)."""
         shared = [t for t in self.arms[a]["scores"] if t in self.arms[b]["scores"] and (tasks is None or t in tasks)]
-        return {
-            t: compare(self.values(a, t), self.values(b, t), self.counts[a][t], self.counts[b][t],
-                       pooled_std=self.pooled_std.get(t) if pooled else None)
-            for t in shared
-        }  # fmt: skip
+        fixed = [bool(self.arms[x].get("deterministic")) for x in (a, b)]
+        found = {}
+        for t in shared:
+            floor = self.pooled_std.get(t) if pooled else None
+            values, counts = (self.values(a, t), self.values(b, t)), (self.counts[a][t], self.counts[b][t])
+            if all(fixed):
+                found[t] = compare_once(values[0][0], values[1][0], paired_bootstrap(*counts))
+            elif fixed[1]:
+                found[t] = compare_fixed(values[0], values[1][0], *counts, pooled_std=floor)
+            elif fixed[0]:  # b minus a, turned round
+                found[t] = turned(compare_fixed(values[1], values[0][0], counts[1], counts[0], pooled_std=floor))
+            else:
+                found[t] = compare(*values, *counts, pooled_std=floor)
+        return found
 
     def choose(self, reference: str, candidates) -> tuple[str, dict]:
         """The choice rule: the reference, unless a candidate is better on some task by a finding and worse on none
@@ -153,6 +168,43 @@ class Experiments:
         before, last = points[-2], points[-1]
         return {t: compare(last["dev"][t], before["dev"][t]) | {"steps": [before["step"], last["step"]]}
                 for t in last["dev"]}  # fmt: skip
+
+
+def per_class(data: dict, k: int, seed: int) -> dict:
+    """A draw of k labelled rows per class of each task (every row of a class that has fewer), by the seed: the
+    training data of an arm with only a few labels. data: {task: (inputs, labels)} of sentence tasks."""
+    rng, drawn = np.random.default_rng(seed), {}
+    for task, (inputs, labels) in data.items():
+        rows = [int(i) for label in sorted(set(labels))
+                for i in rng.permutation([j for j, y in enumerate(labels) if y == label])[:k]]  # fmt: skip
+        drawn[task] = ([inputs[i] for i in rows], [labels[i] for i in rows])
+    return drawn
+
+
+def turned(comparison: dict) -> dict:
+    """A comparison of a minus b as one of b minus a: the difference and its bootstrap interval change sign."""
+    interval = comparison["bootstrap_95"]
+    return comparison | {"difference": -comparison["difference"], "n": comparison["n"][::-1],
+                         "bootstrap_95": interval and [-interval[1], -interval[0]]}  # fmt: skip
+
+
+def expected_calibration_error(confidences, correct, bins: int = 10) -> float:
+    """How far a classifier's confidence is from its accuracy, x100: the predictions are put in `bins` equal-width
+    bins of confidence (the probability of the predicted label), and the gaps |accuracy - mean confidence| of the
+    bins are averaged, each weighted by its share of the predictions (Guo et al. 2017, "On Calibration of Modern
+    Neural Networks"). 0 is perfectly calibrated."""
+    confidences, correct = np.asarray(confidences, float), np.asarray(correct, float)
+    which = np.minimum((confidences * bins).astype(int), bins - 1)  # a confidence of 1.0 belongs to the top bin
+    gaps = [abs(correct[which == b].mean() - confidences[which == b].mean()) * np.mean(which == b)
+            for b in range(bins) if np.any(which == b)]  # fmt: skip
+    return round(100 * float(np.sum(gaps)), 2)
+
+
+def calibration(model, task: str, inputs: list, labels: list, bins: int = 10) -> float:
+    """The expected calibration error (x100) of a sentence task's predictions on (inputs, labels)."""
+    predicted = [p[task] for p in model.predict(inputs, tasks=[task])]
+    return expected_calibration_error([p["score"] for p in predicted],
+                                      [p["label"] == gold for p, gold in zip(predicted, labels)], bins)  # fmt: skip
 
 
 def curve(histories: list[dict], names: dict) -> list[dict]:
@@ -175,6 +227,23 @@ def plateau(points: list[dict], noise: dict) -> dict:
         settled = [i for i in range(len(values) - 1) if all(abs(v - values[i]) <= noise[task] for v in values[i:])]
         found[task] = points[settled[0]]["step"] if settled else None
     return found
+
+
+def direction(comparison: dict) -> str:
+    """{task: comparison} of arm a against arm b in one word for a's side: "better" (ahead on some task by a finding,
+    behind on none), "worse" (the reverse), "mixed" (ahead on one task and behind on another) or "within noise"."""
+    if better(comparison):
+        return "better"
+    if better({t: turned(c) for t, c in comparison.items()}):
+        return "worse"
+    return "mixed" if any(c["finding"] for c in comparison.values()) else "within noise"
+
+
+def than(comparison: dict, other: str) -> str:
+    """`direction` as words about another arm: "better than the probe", "within noise of the probe", ..."""
+    word = direction(comparison)
+    return {"mixed": f"ahead of {other} on one task and behind on another",
+            "within noise": f"within noise of {other}"}.get(word, f"{word} than {other}")  # fmt: skip
 
 
 def worded(comparison: dict, digits: int = 2) -> str:

@@ -103,7 +103,7 @@ def compare_once(value_a: float, value_b: float, interval: tuple[float, float], 
     difference, noise = value_a - value_b, (high - low) / 2
     return {"difference": round(difference, digits), "seed_std": None, "n": [1, 1], "seed_noise": 0.0,
             "bootstrap_95": [round(low, digits), round(high, digits)], "noise": round(noise, digits),
-            "finding": bool(abs(difference) > noise and (low > 0 or high < 0))}  # fmt: skip
+            "finding": bool(beyond(difference, noise, digits) and (low > 0 or high < 0))}  # fmt: skip
 
 
 def compare(
@@ -141,7 +141,7 @@ def _judge(difference: float, std: float, n: list, counts_a, counts_b, digits: i
     seed_noise = 2 * std
     result = {"difference": round(difference, digits), "seed_std": round(std, digits), "n": n,
               "seed_noise": round(seed_noise, digits)}  # fmt: skip
-    beyond_seeds = abs(difference) > seed_noise
+    beyond_seeds = beyond(difference, seed_noise, digits)
     if counts_a is None:
         result |= {"bootstrap_95": None, "noise": round(seed_noise, digits), "finding": bool(beyond_seeds)}
         return result
@@ -149,8 +149,14 @@ def _judge(difference: float, std: float, n: list, counts_a, counts_b, digits: i
     outside = low > 0 or high < 0
     noise = max(seed_noise, (high - low) / 2)
     result |= {"bootstrap_95": [round(low, digits), round(high, digits)], "noise": round(noise, digits),
-               "finding": bool(abs(difference) > noise and beyond_seeds and outside)}  # fmt: skip
+               "finding": bool(beyond(difference, noise, digits) and beyond_seeds and outside)}  # fmt: skip
     return result
+
+
+def beyond(difference: float, noise: float, digits: int) -> bool:
+    """Whether a difference exceeds its noise as both are written (rounded to `digits`): a difference that only
+    rounding separates from its noise is not called a finding, so the flag agrees with the figures a reader sees."""
+    return abs(round(difference, digits)) > round(noise, digits)
 
 
 def comparisons(node, path: str = ""):

@@ -120,3 +120,67 @@ def test_run_trains_each_seed_with_its_steps_and_scores_dev_from_step_0():
     plain = exp.run("plain", make_model, data, dataclasses.replace(config, steps=2), seeds=(0,), keep=True)
     assert "curve" not in plain and len(exp.models["plain"]) == 1
     assert exp.histories["plain"][0]["eval"] == []  # no dev evaluation during training when no curve is asked for
+
+
+def test_a_deterministic_arm_is_compared_by_the_trained_arms_seed_noise_and_two_by_the_bootstrap_alone():
+    exp = experiments.Experiments(dev_data={})
+    arm(exp, "trained", [360, 364, 368], [300, 300, 300])  # question_type 91.0 ± 1.0
+    exp.record("probe", [scored({"question_type": 340, "sentiment": 300})], deterministic=True)  # 85.0
+    exp.record("other probe", [scored({"question_type": 300, "sentiment": 300})], deterministic=True)  # 75.0
+    ahead = exp.versus("trained", "probe")["question_type"]
+    assert ahead["difference"] == 6.0 and ahead["seed_std"] == 1.0 and ahead["n"] == [3, 1] and ahead["finding"]
+    behind = exp.versus("probe", "trained")["question_type"]  # the same comparison, turned round
+    assert behind["difference"] == -6.0 and behind["n"] == [1, 3] and behind["finding"]
+    assert behind["bootstrap_95"] == [-ahead["bootstrap_95"][1], -ahead["bootstrap_95"][0]]
+    exp.pooled_std = {"question_type": 4.0}  # the setting's runs spread by 4: 6 points is inside twice that
+    assert not exp.versus("trained", "probe")["question_type"]["finding"]
+    probes = exp.versus("probe", "other probe")["question_type"]  # no seeds: the bootstrap alone, whatever the floor
+    assert probes["difference"] == 10.0 and probes["seed_noise"] == 0.0 and probes["finding"]
+    assert not exp.versus("probe", "other probe")["sentiment"]["finding"]  # the same predictions
+
+
+def test_run_draws_each_seeds_data_where_train_data_is_a_function_of_the_seed():
+    sentiment = mtl.Task("sentiment", "sentence", ["negative", "positive"])
+    texts = ["a wonderful film", "dull and lifeless", "brilliant acting", "a tedious mess"]
+    data = {"sentiment": (texts, ["positive", "negative"] * 2)}
+    drawn = []
+
+    def draw(seed):
+        drawn.append(seed)
+        return {"sentiment": (texts[: 2 + seed], data["sentiment"][1][: 2 + seed])}
+
+    exp = experiments.Experiments(dev_data=data)
+    config = mtl.TrainConfig(steps=1, batch_size=4, warmup_ratio=0.0)
+    exp.run("few", lambda seed: mtl.MultiTaskModel(mtl.SentenceEncoder(device="cpu"), [sentiment]), draw, config)
+    assert drawn == [0, 1, 2] and exp.arms["few"]["scores"]["sentiment"]["n"] == 3
+
+
+def test_the_expected_calibration_error_is_the_weighted_gap_between_confidence_and_accuracy():
+    assert experiments.expected_calibration_error([0.9] * 10, [True] * 9 + [False]) == 0.0  # 90% sure, 90% right
+    assert experiments.expected_calibration_error([1.0] * 4, [False] * 4) == 100.0  # sure and always wrong
+    # half the predictions at 0.55 and all right (gap 0.45), half at 0.95 and half right (gap 0.45)
+    confidences, correct = [0.55] * 4 + [0.95] * 4, [True] * 4 + [True, False] * 2
+    assert experiments.expected_calibration_error(confidences, correct) == 45.0
+    assert experiments.expected_calibration_error(confidences, correct, bins=1) == 0.0  # one bin: 75% vs 0.75
+
+
+def test_direction_says_which_side_a_comparison_falls_on():
+    exp = experiments.Experiments(dev_data={})
+    arm(exp, "reference", [300, 301, 302], [300, 301, 302])
+    arm(exp, "ahead", [340, 341, 342], [300, 302, 301])  # ahead on one task, within noise on the other
+    arm(exp, "trade", [360, 361, 362], [240, 241, 242])
+    assert experiments.direction(exp.versus("ahead", "reference")) == "better"
+    assert experiments.direction(exp.versus("reference", "ahead")) == "worse"
+    assert experiments.direction(exp.versus("trade", "reference")) == "mixed"
+    assert experiments.direction(exp.versus("reference", "reference")) == "within noise"
+    assert experiments.than(exp.versus("ahead", "reference"), "the probe") == "better than the probe"
+    assert experiments.than(exp.versus("trade", "reference"), "it").startswith("ahead of it on one task and behind")
+
+
+def test_per_class_draws_k_rows_of_each_class_and_the_seed_decides_which():
+    data = {"sentiment": ([f"s{i}" for i in range(20)], ["positive"] * 17 + ["negative"] * 3)}
+    drawn = experiments.per_class(data, 4, seed=0)["sentiment"]
+    assert sorted(drawn[1]) == ["negative"] * 3 + ["positive"] * 4  # a class with fewer rows gives them all
+    assert all(data["sentiment"][1][int(text[1:])] == label for text, label in zip(*drawn))  # rows stay paired
+    assert drawn == experiments.per_class(data, 4, seed=0)["sentiment"]
+    assert drawn != experiments.per_class(data, 4, seed=1)["sentiment"]

@@ -122,3 +122,12 @@ def test_better_is_ahead_on_a_task_by_a_finding_and_behind_on_none():
     assert not figures.better({"sentiment": ahead, "ner": behind})  # a finding against it vetoes
     assert not figures.better({"sentiment": noise_up, "ner": noise_up})  # within noise is no evidence either way
     assert not figures.better({})
+
+
+def test_a_difference_that_only_rounding_separates_from_its_noise_is_not_a_finding():
+    # seeds 1, 2, 3 against a fixed 0.58576: the difference 1.41424 exceeds twice the pooled std (1.41421) in the
+    # sixth digit, and both are written 1.41
+    comparison = figures.compare([1.0, 2.0, 3.0], [0.58576] * 3)
+    assert comparison["difference"] == comparison["noise"] == 1.41
+    assert not comparison["finding"] and figures.misread({"c": comparison}) == []
+    assert figures.compare([1.0, 2.0, 3.0], [0.57] * 3)["finding"]  # 1.43 against 1.41: beyond it as written
