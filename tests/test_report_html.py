@@ -15,9 +15,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TEMPLATE = ROOT / "notebooks" / "templates" / "report.html.j2"
-# Reports whose stored outputs were made before helpers.table existed: the template applies to them, their printed
-# dicts and reprs go when they are next executed in full (03's dicts and TrainConfig).
-OUTPUTS_PREDATE_TABLES = {"03_freezing_and_transfer"}
 
 
 class Page(HTMLParser):
@@ -155,19 +152,7 @@ def dumps(page: Page) -> list[str]:
     return [o.strip()[:120] for o in results if DICT_DUMP.search(o) or DATACLASS_REPR.search(o)]
 
 
-@pytest.mark.parametrize(
-    "notebook",
-    [
-        pytest.param(
-            p,
-            marks=pytest.mark.skip(reason="outputs predate the table helpers; re-executed at the next full render"),
-        )
-        if p.stem in OUTPUTS_PREDATE_TABLES
-        else p
-        for p in NOTEBOOKS
-    ],
-    ids=lambda p: p.stem,
-)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_output_is_a_dict_dump_or_a_dataclass_repr(notebook):
     assert dumps(read(notebook.stem)) == []
 
