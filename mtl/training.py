@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import torch
@@ -65,19 +65,39 @@ class TrainConfig:
 
 def autocast_dtype(mixed_precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype the forward pass runs in under `mixed_precision`, or None for fp32. "auto" is bf16 on a CUDA GPU that
-    supports it (same range as fp32, no loss scaling needed), fp16 on older GPUs, bf16 on a CPU with bf16 instructions
-    (avx512_bf16 or AMX), where it trains about twice as fast as fp32 at the same dev scores (`make bench` and the
-    comparison in README measure both), and fp32 on any other CPU, where autocast would emulate bf16 slowly."""
+    supports it (same range as fp32, no loss scaling needed), fp16 on older GPUs, bf16 on a CPU whose bf16 products
+    are measured faster than its fp32 ones (cpu_bf16_is_faster), and fp32 on any other CPU. Every process of a
+    data-parallel run takes bf16 only if all of them measured it faster, so they train alike."""
     if mixed_precision == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if cpu_has_bf16() else None
+        votes = sum_over_processes(torch.tensor([float(cpu_bf16_is_faster())]))
+        return torch.bfloat16 if int(votes.item()) == world()[1] else None
     return {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}[mixed_precision]
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bf16 products in hardware (avx512_bf16 or AMX)."""
-    return bool({"avx512_bf16", "amx_bf16"} & set(machine()["flags"]))
+@lru_cache(maxsize=1)
+def cpu_bf16_is_faster(margin: float = 1.25) -> bool:
+    """Whether this CPU multiplies bf16 matrices at least `margin` times as fast as fp32 ones, timed on a product of
+    one encoder layer's shape (best of 5, after a warm-up). The instructions alone do not settle it: with the same
+    avx512_bf16 flag, a 2-core AMD EPYC ran bf16 products 4.2x as fast as fp32 and trained 1.8x as fast, while a
+    2-core Xeon without AMX ran them at 0.63x and trained at 0.67x (`make bench`: matmul_peak_gflop_per_s and
+    training_precision in reports/benchmark.json of each machine). Without bf16 instructions autocast would emulate
+    bf16, slowly, so it is not timed."""
+    if not {"avx512_bf16", "amx_bf16"} & set(machine()["flags"]):
+        return False
+    a, b = torch.randn(1024, 384), torch.randn(384, 1536)
+
+    def best(x, y):
+        torch.mm(x, y)
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            torch.mm(x, y)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best(a.bfloat16(), b.bfloat16()) * margin <= best(a, b)
 
 
 class TrainingDiverged(RuntimeError):

@@ -266,17 +266,42 @@ def test_resuming_with_nothing_saved_says_so(tmp_path):
         mtl.train(fresh_model(), TINY, config(checkpoint_dir=str(tmp_path)), dev_data=TINY, resume=True)
 
 
-@pytest.mark.parametrize("bf16_instructions", [True, False])
-def test_mixed_precision_auto_is_bf16_on_a_cpu_with_bf16_instructions_else_fp32(monkeypatch, bf16_instructions):
+@pytest.mark.parametrize("bf16_faster", [True, False])
+def test_mixed_precision_auto_is_bf16_on_a_cpu_whose_bf16_products_are_faster_else_fp32(monkeypatch, bf16_faster):
     cpu = torch.device("cpu")
-    flags = ["avx2", "avx512f"] + ["avx512_bf16"] * bf16_instructions
-    monkeypatch.setattr(training, "machine", lambda: {"flags": flags})
-    assert training.autocast_dtype("auto", cpu) is (torch.bfloat16 if bf16_instructions else None)
+    monkeypatch.setattr(training, "cpu_bf16_is_faster", lambda: bf16_faster)
+    assert training.autocast_dtype("auto", cpu) is (torch.bfloat16 if bf16_faster else None)
     assert training.autocast_dtype("no", cpu) is None
     assert training.autocast_dtype("bf16", cpu) is torch.bfloat16
     assert training.autocast_dtype("fp16", cpu) is torch.float16
     with pytest.raises(ValueError, match=r"mixed_precision must be one of \('auto', 'no', 'bf16', 'fp16'\)"):
         config(mixed_precision="fp8")
+
+
+def test_bf16_is_timed_only_on_a_cpu_with_bf16_instructions(monkeypatch):
+    training.cpu_bf16_is_faster.cache_clear()
+    monkeypatch.setattr(training, "machine", lambda: {"flags": ["avx2", "avx512f"]})
+    monkeypatch.setattr(training.torch, "mm", lambda *_: pytest.fail("timed a product without bf16 instructions"))
+    assert training.cpu_bf16_is_faster() is False
+    training.cpu_bf16_is_faster.cache_clear()  # the next caller measures this machine again
+
+
+def test_bf16_is_taken_only_when_its_products_are_measured_faster(monkeypatch):
+    monkeypatch.setattr(training, "machine", lambda: {"flags": ["avx512_bf16"]})
+    slow = {torch.bfloat16: 3, torch.float32: 2}  # seconds a product takes, by dtype: bf16 slower here
+    ticks = []
+
+    def mm(x, y):
+        ticks.append(slow[x.dtype])
+
+    monkeypatch.setattr(training.torch, "mm", mm)
+    monkeypatch.setattr(training.time, "perf_counter", lambda: sum(ticks))  # a clock that moves only in products
+    training.cpu_bf16_is_faster.cache_clear()
+    assert training.cpu_bf16_is_faster() is False
+    slow[torch.bfloat16] = 1  # now twice as fast as fp32
+    training.cpu_bf16_is_faster.cache_clear()
+    assert training.cpu_bf16_is_faster() is True
+    training.cpu_bf16_is_faster.cache_clear()
 
 
 @pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
