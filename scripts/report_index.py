@@ -1,6 +1,6 @@
 """Write reports/index.html, the page a reader who opens reports/ lands on, and reports/RESULTS.html, RESULTS.md as a
 page. The index says what the walkthrough is, lists the four reports in reading order with the minutes each takes to
-read and the first takeaways of each report's "In short" (read from its rendered output), shows the headline table
+read and the first takeaway of each report's "In short" (read from its rendered output), shows the headline table
 (the README's rows, each goal marked met or missed), one figure from a report, and what a report's profile means;
 nothing on it is typed by hand except the two opening sentences.
 
@@ -27,7 +27,7 @@ PROFILES = _helpers.PROFILES
 
 MARKDOWN = mistune.create_markdown(plugins=["table"])
 WORDS_PER_MINUTE = 200  # prose, tables and printed outputs; folded code is not counted
-TAKEAWAYS = 2  # of each report's "In short" bullets, the first ones: its main answer
+TAKEAWAYS = 1  # the first of each report's "In short" bullets, its main answer: all four fit one screen
 FIGURE_FROM = "02_multitask_heads"  # the report whose first figure the index shows: the walkthrough in one picture
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5;
@@ -125,6 +125,11 @@ def page(reports: Path) -> str:
         "by choice on public datasets. Four reports, read in order, each open with their answer in words; every "
         "figure comes from code in the report's own run.</p>",
         "<h2>The reports, in reading order, and what each found</h2>",
+        "<p class='meta'>How to read the takeaways: <em>(finding)</em> marks a difference larger than twice its seed "
+        "spread whose 95% paired bootstrap interval excludes zero; <em>(within noise)</em> one that is not. Choices "
+        "are made on dev splits; a test figure is scored once per final configuration, as the mean ± std over its "
+        "seeds. A <a href='#profiles'>full profile</a> run scores every evaluation row with every variant and seed the "
+        "report describes.</p>",
         "<ol class='reading'>",
     ]
     for notebook_path in notebooks():
@@ -161,7 +166,7 @@ def page(reports: Path) -> str:
             f"{inline(caption)}</figcaption>",
             "</figure>",
         ]
-    parts += ["<h2>What a profile is</h2>", "<ul>"]
+    parts += ["<h2 id='profiles'>What a profile is</h2>", "<ul>"]
     parts += [f"<li><strong>{name}</strong>: {MARKDOWN(text).strip()[3:-4]}</li>" for name, text in PROFILES.items()]
     parts += ["</ul>", "<p class='meta'>The machine each report ran on is in its closing section, “How this was run”, "
               "and in its JSON (<code>settings</code>).</p>", "</body></html>"]  # fmt: skip

@@ -74,7 +74,10 @@ def test_the_python_example_trains_notebook_04s_final_configuration():
     recorded = {k: v for k, v in final_config(figures).items() if k != "checkpoint_dir"}
     assert mtl.TrainConfig(**written) == mtl.TrainConfig(**recorded)
     minutes = f"{figures['final']['seconds_per_run'] / 60:.1f} minutes"
-    assert f"about {minutes} here" in (ROOT / "README.md").read_text(), f"the README should say {minutes}"
+    said = re.search(rf"about {re.escape(minutes)} on the (\w+)", (ROOT / "README.md").read_text())
+    assert said, f"the README should say {minutes}, on the machine report 04 ran on"
+    ran_on = re.search(r"\| machine \| ([^|]+) \|", (ROOT / "notebooks" / "04_training_loop.ipynb").read_text())
+    assert ran_on and said.group(1) in ran_on.group(1), "the machine named is the one report 04 says it ran on"
 
 
 def shown_output() -> list[str]:
