@@ -240,10 +240,15 @@ def direction(comparison: dict) -> str:
 
 
 def than(comparison: dict, other: str) -> str:
-    """`direction` as words about another arm: "better than the probe", "within noise of the probe", ..."""
+    """`direction` as words about another arm: "better than the probe", "within noise of the probe", ...; where only
+    some tasks moved by a finding, it names them: "better than the probe on ner (within noise on sentiment)"."""
     word = direction(comparison)
+    if word in ("better", "worse"):
+        moved = [t for t, c in comparison.items() if c["finding"]]
+        rest = [t for t in comparison if t not in moved]
+        return f"{word} than {other}" + (f" on {', '.join(moved)} (within noise on {', '.join(rest)})" if rest else "")
     return {"mixed": f"ahead of {other} on one task and behind on another",
-            "within noise": f"within noise of {other}"}.get(word, f"{word} than {other}")  # fmt: skip
+            "within noise": f"within noise of {other}"}[word]  # fmt: skip
 
 
 def worded(comparison: dict, digits: int = 2) -> str:

@@ -173,7 +173,13 @@ def test_direction_says_which_side_a_comparison_falls_on():
     assert experiments.direction(exp.versus("reference", "ahead")) == "worse"
     assert experiments.direction(exp.versus("trade", "reference")) == "mixed"
     assert experiments.direction(exp.versus("reference", "reference")) == "within noise"
-    assert experiments.than(exp.versus("ahead", "reference"), "the probe") == "better than the probe"
+    tasks = list(exp.arms["ahead"]["scores"])  # the arm moved by a finding on the first task only
+    assert experiments.than(exp.versus("ahead", "reference"), "the probe") == (
+        f"better than the probe on {tasks[0]} (within noise on {tasks[1]})"
+    )
+    assert experiments.than(exp.versus("trade", "ahead"), "it").startswith("ahead of it")
+    arm(exp, "both", [340, 341, 342], [340, 341, 342])
+    assert experiments.than(exp.versus("both", "reference"), "the probe") == "better than the probe"
     assert experiments.than(exp.versus("trade", "reference"), "it").startswith("ahead of it on one task and behind")
 
 
