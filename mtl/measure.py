@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 
 from mtl.multitask import MultiTaskModel, parameter_group_name
+from mtl.runtime import machine
 
 
 def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
@@ -25,6 +27,25 @@ def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+@lru_cache(maxsize=1)
+def cpu_bf16_is_faster(margin: float = 1.25) -> bool:
+    """Whether this CPU multiplies bf16 matrices at least `margin` times as fast as fp32 ones, timed on a product of
+    one encoder layer's shape (best of 5, after a warm-up); training's mixed_precision "auto" asks it. The instructions
+    alone do not settle it: with the same avx512_bf16 flag, a 2-core AMD EPYC ran bf16 products 4.2x as fast as fp32
+    and trained 1.8x as fast, while a 2-core Xeon without AMX ran them at 0.63x and trained at 0.67x (`make bench`:
+    matmul_peak_gflop_per_s and training_precision in reports/benchmark.json of each machine). Without bf16
+    instructions autocast would emulate bf16, slowly, so it is not timed."""
+    if not {"avx512_bf16", "amx_bf16"} & set(machine()["flags"]):
+        return False
+    a, b = torch.randn(1024, 384), torch.randn(384, 1536)
+    seconds = {}
+    for dtype in (torch.bfloat16, torch.float32):
+        x, y = a.to(dtype), b.to(dtype)
+        torch.mm(x, y)  # warm-up: the first product also picks and prepares its kernel
+        seconds[dtype] = best_time(lambda: torch.mm(x, y), repeat=5)
+    return seconds[torch.bfloat16] * margin <= seconds[torch.float32]
 
 
 def interleaved_times(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -20,8 +20,9 @@ from transformers import get_linear_schedule_with_warmup
 from mtl.checkpoint import Run, evaluate_and_checkpoint, resume_run, rng_states
 from mtl.distributed import barrier, share, sum_gradients, sum_over_processes, world
 from mtl.kinds import KINDS
+from mtl.measure import cpu_bf16_is_faster
 from mtl.multitask import GROUP_FORMS, MultiTaskModel, parameter_group_name
-from mtl.runtime import machine, progress
+from mtl.runtime import progress
 from mtl.sampling import SAMPLING, BatchStream, task_schedule, token_counts
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
@@ -74,30 +75,6 @@ def autocast_dtype(mixed_precision: str, device: torch.device) -> torch.dtype | 
         votes = sum_over_processes(torch.tensor([float(cpu_bf16_is_faster())]))
         return torch.bfloat16 if int(votes.item()) == world()[1] else None
     return {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}[mixed_precision]
-
-
-@lru_cache(maxsize=1)
-def cpu_bf16_is_faster(margin: float = 1.25) -> bool:
-    """Whether this CPU multiplies bf16 matrices at least `margin` times as fast as fp32 ones, timed on a product of
-    one encoder layer's shape (best of 5, after a warm-up). The instructions alone do not settle it: with the same
-    avx512_bf16 flag, a 2-core AMD EPYC ran bf16 products 4.2x as fast as fp32 and trained 1.8x as fast, while a
-    2-core Xeon without AMX ran them at 0.63x and trained at 0.67x (`make bench`: matmul_peak_gflop_per_s and
-    training_precision in reports/benchmark.json of each machine). Without bf16 instructions autocast would emulate
-    bf16, slowly, so it is not timed."""
-    if not {"avx512_bf16", "amx_bf16"} & set(machine()["flags"]):
-        return False
-    a, b = torch.randn(1024, 384), torch.randn(384, 1536)
-
-    def best(x, y):
-        torch.mm(x, y)
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            torch.mm(x, y)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    return best(a.bfloat16(), b.bfloat16()) * margin <= best(a, b)
 
 
 class TrainingDiverged(RuntimeError):

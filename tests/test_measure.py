@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
+from mtl import measure
 from mtl.measure import cosine_to_reference, interleaved_best_times, pair_spearman
 
 
@@ -61,3 +62,29 @@ def test_the_warm_up_round_is_not_timed():
 
     times = interleaved_times({"cold": cold_first}, rounds=2)
     assert len(calls) == 3 and len(times["cold"]) == 2 and max(times["cold"]) < 0.2
+
+
+def test_bf16_is_timed_only_on_a_cpu_with_bf16_instructions(monkeypatch):
+    measure.cpu_bf16_is_faster.cache_clear()
+    monkeypatch.setattr(measure, "machine", lambda: {"flags": ["avx2", "avx512f"]})
+    monkeypatch.setattr(measure.torch, "mm", lambda *_: pytest.fail("timed a product without bf16 instructions"))
+    assert measure.cpu_bf16_is_faster() is False
+    measure.cpu_bf16_is_faster.cache_clear()  # the next caller measures this machine again
+
+
+def test_bf16_is_taken_only_when_its_products_are_measured_faster(monkeypatch):
+    monkeypatch.setattr(measure, "machine", lambda: {"flags": ["avx512_bf16"]})
+    slow = {torch.bfloat16: 3, torch.float32: 2}  # seconds a product takes, by dtype: bf16 slower here
+    ticks = []
+
+    def mm(x, y):
+        ticks.append(slow[x.dtype])
+
+    monkeypatch.setattr(measure.torch, "mm", mm)
+    monkeypatch.setattr(measure.time, "perf_counter", lambda: sum(ticks))  # a clock that moves only in products
+    measure.cpu_bf16_is_faster.cache_clear()
+    assert measure.cpu_bf16_is_faster() is False
+    slow[torch.bfloat16] = 1  # now twice as fast as fp32
+    measure.cpu_bf16_is_faster.cache_clear()
+    assert measure.cpu_bf16_is_faster() is True
+    measure.cpu_bf16_is_faster.cache_clear()

@@ -278,32 +278,6 @@ def test_mixed_precision_auto_is_bf16_on_a_cpu_whose_bf16_products_are_faster_el
         config(mixed_precision="fp8")
 
 
-def test_bf16_is_timed_only_on_a_cpu_with_bf16_instructions(monkeypatch):
-    training.cpu_bf16_is_faster.cache_clear()
-    monkeypatch.setattr(training, "machine", lambda: {"flags": ["avx2", "avx512f"]})
-    monkeypatch.setattr(training.torch, "mm", lambda *_: pytest.fail("timed a product without bf16 instructions"))
-    assert training.cpu_bf16_is_faster() is False
-    training.cpu_bf16_is_faster.cache_clear()  # the next caller measures this machine again
-
-
-def test_bf16_is_taken_only_when_its_products_are_measured_faster(monkeypatch):
-    monkeypatch.setattr(training, "machine", lambda: {"flags": ["avx512_bf16"]})
-    slow = {torch.bfloat16: 3, torch.float32: 2}  # seconds a product takes, by dtype: bf16 slower here
-    ticks = []
-
-    def mm(x, y):
-        ticks.append(slow[x.dtype])
-
-    monkeypatch.setattr(training.torch, "mm", mm)
-    monkeypatch.setattr(training.time, "perf_counter", lambda: sum(ticks))  # a clock that moves only in products
-    training.cpu_bf16_is_faster.cache_clear()
-    assert training.cpu_bf16_is_faster() is False
-    slow[torch.bfloat16] = 1  # now twice as fast as fp32
-    training.cpu_bf16_is_faster.cache_clear()
-    assert training.cpu_bf16_is_faster() is True
-    training.cpu_bf16_is_faster.cache_clear()
-
-
 @pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
 def test_mixed_precision_runs_the_forward_pass_in_half_precision_and_learns_what_fp32_learns(precision, dtype):
     start = {k: v.clone() for k, v in fresh_model().state_dict().items()}
