@@ -15,7 +15,7 @@ One module per part, each readable top to bottom:
   sampling   which task each step trains (the schedule) and which batch it reads (BatchStream)
   checkpoint best/ and last/, and resuming a run (one process or several) exactly where it stopped
   distributed  data-parallel training: each process takes its share of every batch (torchrun)
-  measure    timing (and whether bf16 products beat fp32 here), STS-B Spearman, agreement with a reference, how far training moved the encoder
+  measure    timing (bf16 against fp32 here too), STS-B Spearman, agreement with a reference, encoder drift
   runtime    progress bars, and the machine a figure was measured on
   figures    derived figures (ratios, seed summaries) and the one noise rule (seed spread and paired bootstrap)
   experiments  the notebooks' bookkeeping: arms trained once per seed, dev scores with counts, comparisons, choices
