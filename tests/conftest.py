@@ -1,4 +1,6 @@
+import importlib
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub, however pytest is started
 
@@ -6,6 +8,14 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import mtl  # noqa: E402
+
+
+@pytest.fixture
+def script(monkeypatch):
+    """A loader of scripts/<name>.py as a module: the scripts are files, not a package, and import their siblings by
+    name, so the folder goes on sys.path for the test."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "scripts"))
+    return importlib.import_module
 
 
 @pytest.fixture(scope="session")

@@ -145,10 +145,5 @@ def test_the_entry_page_is_what_report_index_makes_and_links_every_report(tmp_pa
         ("probe", "90.00", "-", None),
     ],
 )
-def test_a_goal_or_target_row_says_whether_it_is_met(figure, value, anchor, expected):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from results_table import verdict
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    assert verdict(figure, value, anchor) == expected
+def test_a_goal_or_target_row_says_whether_it_is_met(script, figure, value, anchor, expected):
+    assert script("results_table").verdict(figure, value, anchor) == expected

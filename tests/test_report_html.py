@@ -4,7 +4,6 @@ caption and alt text, and no dict dump or dataclass repr in an output; the index
 the reports in reading order."""
 
 import html
-import importlib.util
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -167,10 +166,8 @@ def test_the_check_sees_a_dict_dump_and_a_repr():
     assert len(dumps(page)) == 2
 
 
-def test_the_index_holds_the_headline_table_and_the_reading_order():
-    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts" / "results_table.py")
-    results_table = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(results_table)
+def test_the_index_holds_the_headline_table_and_the_reading_order(script):
+    results_table = script("results_table")
     collect, headline = results_table.collect, results_table.headline
     index = (ROOT / "reports" / "index.html").read_text()
     rows = headline(collect(ROOT / "reports"))
@@ -183,12 +180,9 @@ def test_the_index_holds_the_headline_table_and_the_reading_order():
     assert (ROOT / "reports" / "RESULTS.html").exists()
 
 
-def test_the_index_lists_each_reports_answer_in_words(monkeypatch):
+def test_the_index_lists_each_reports_answer_in_words(script):
     """Each report's entry on the index carries the first takeaway of its "In short" summary, as its outputs say it."""
-    monkeypatch.syspath_prepend(ROOT / "scripts")  # report_index imports its sibling results_table
-    spec = importlib.util.spec_from_file_location("report_index", ROOT / "scripts" / "report_index.py")
-    report_index = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report_index)
+    report_index = script("report_index")
     text = html.unescape(re.sub(r"<[^>]+>", "", (ROOT / "reports" / "index.html").read_text()))
     for path in NOTEBOOKS:
         bullets = report_index.takeaways(nbformat.read(path, as_version=4))
