@@ -382,3 +382,18 @@ def test_the_prose_calls_a_finding_only_what_the_figures_flag(name):
         q for q in quoted if not any(f"{d:+.{q[1]}f}" == q[0] and finding == q[2] for d, finding in flags)
     ]  # fmt: skip
     assert unmatched == []
+
+
+def strings(value):
+    """Every string inside a JSON value."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.stem)
+def test_no_committed_figure_names_a_path_of_the_machine_that_made_it(path):
+    """A user's checkout has no /work/... or /home/...: paths in the figures are relative, or named by their setting."""
+    assert [s for s in strings(json.loads(path.read_text())) if Path(s).is_absolute()] == []
