@@ -28,6 +28,7 @@ PROFILES = {  # what a report's profile means, for the closing section of each r
     "(CI, `REPORT_PROFILE=quick make reports` into build/quick/); its figures are not results",
 }
 
+SUMMARY = "**In short**"  # the heading of each report's answer in words; reports/index.html finds the answer by it
 MODELS_DIR = Path(os.environ.get("MODELS_DIR", PROJECT_ROOT / "models"))
 
 
@@ -107,7 +108,7 @@ class Summary:
         """takeaways: 3-5 sentences in plain words; rows: the report's declared rows (`row`), shown as a table."""
         from IPython.display import Markdown
 
-        self.handles[0].update(Markdown("**In short**\n\n" + "\n".join(f"- {t}" for t in takeaways)))
+        self.handles[0].update(Markdown(f"{SUMMARY}\n\n" + "\n".join(f"- {t}" for t in takeaways)))
         lines = ["| figure | value | split | read against |", "|---|---:|---|---|"]
         lines += [f"| {r['figure']} | {r['value']} | {r['split'] or '-'} | {r['anchor']} |" for r in rows]
         self.handles[1].update(Markdown("\n".join(lines)))

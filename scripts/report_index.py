@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("helpers", ROOT / "notebooks" / "helpers.py")
 _helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_helpers)
-PROFILES = _helpers.PROFILES
+PROFILES, SUMMARY = _helpers.PROFILES, _helpers.SUMMARY
 
 MARKDOWN = mistune.create_markdown(plugins=["table"])
 WORDS_PER_MINUTE = 200  # prose, tables and printed outputs; folded code is not counted
@@ -78,7 +78,7 @@ def takeaways(notebook: nbformat.NotebookNode) -> list[str]:
         for output in cell.get("outputs", []):
             text = output.get("data", {}).get("text/markdown", "")
             text = "".join(text) if isinstance(text, list) else text
-            if text.startswith("**In short**"):
+            if text.startswith(SUMMARY):
                 return [line[2:] for line in text.splitlines() if line.startswith("- ")]
     return []
 
