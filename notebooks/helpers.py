@@ -42,6 +42,22 @@ def banner() -> str:
     )
 
 
+SOFTWARE = ("torch", "transformers", "sentence-transformers", "openvino", "onnxruntime", "scikit-learn", "seqeval")
+
+
+def versions() -> dict:
+    """Python's version and that of each package in SOFTWARE that is installed: the figures can depend on any of them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"Python": platform.python_version()}
+    for package in SOFTWARE:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
 def how_this_was_run():
     """The closing section of a report: the data, profile, software and machine that produced its figures, as a table."""
     from mtl.runtime import machine
@@ -53,7 +69,7 @@ def how_this_was_run():
         [
             ["profile", f"{PROFILE}: {PROFILES[PROFILE]}"],
             ["data", f"`{where}/` (the repository's datasets unless DATA_DIR names another copy)"],
-            ["software", f"Python {platform.python_version()}, torch {torch.__version__}"],
+            ["software", ", ".join(f"{p} {v}" for p, v in versions().items())],
             ["machine", f"{cpu['cpu']}, {cpu['cores']} cores, {torch.get_num_threads()} torch threads, {device}"],
             ["instruction sets", ", ".join(cpu["flags"]) or "none of those that speed up int8 or bf16"],
         ],

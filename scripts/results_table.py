@@ -53,13 +53,13 @@ NUMBER = r"\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?"
 def verdict(figure: str, value: str, anchor: str) -> str | None:
     """'met' or 'missed' for a row read against a goal or a target (its anchor's number), None for any other row. A
     mean ± std is read by its mean (the targets are means); a range over runs is met only if its whole range is, and
-    'met in some runs' where the bound falls inside it. The largest difference is the one figure where lower is better."""
+    'met in some runs' where the bound falls inside it. An anchor that says "at most" is a bound from above."""
     if not re.search(r"\((?:goal|target)\b", anchor) or not (bound := re.match(NUMBER, anchor)):
         return None
     span = re.match(rf"({NUMBER})x?-({NUMBER})x?\b", value)
     numbers = [float(n.replace(",", "")) for n in (span.groups() if span else re.findall(NUMBER, value)[:1])]
     goal = float(bound.group().replace(",", ""))
-    meets = [n <= goal if figure.startswith("largest") else n >= goal for n in numbers]
+    meets = [n <= goal if "at most" in anchor else n >= goal for n in numbers]
     return "met" if all(meets) else "met in some runs" if any(meets) else "missed"
 
 

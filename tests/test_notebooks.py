@@ -199,3 +199,18 @@ def test_the_rule_sees_an_early_test_read():
     ]
     early = [c.source for c in notebook.cells[: closing_test_section(notebook)] if c.cell_type == "code"]
     assert any(TEST_SPLIT.search(line) for source in early for line in source.splitlines())
+
+
+def test_the_closing_section_names_the_version_of_each_package_figures_depend_on(monkeypatch):
+    import platform
+
+    import torch
+
+    monkeypatch.syspath_prepend(str(NOTEBOOK_DIR))
+    import helpers
+
+    found = helpers.versions()
+    assert found["Python"] == platform.python_version() and found["torch"] == torch.__version__
+    assert {"transformers", "sentence-transformers", "openvino", "onnxruntime"} <= set(found)
+    monkeypatch.setattr(helpers, "SOFTWARE", ("torch", "not-a-package"))
+    assert set(helpers.versions()) == {"Python", "torch"}  # a package that is not installed is left out
