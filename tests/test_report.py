@@ -395,5 +395,6 @@ def strings(value):
 
 @pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.stem)
 def test_no_committed_figure_names_a_path_of_the_machine_that_made_it(path):
-    """A user's checkout has no /work/... or /home/...: paths in the figures are relative, or named by their setting."""
+    """A user's checkout has no path of the machine that rendered it: paths in the figures are relative, or named
+    by their setting."""
     assert [s for s in strings(json.loads(path.read_text())) if Path(s).is_absolute()] == []
