@@ -33,8 +33,10 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two workers; --dist loadfile keeps a file's tests on one worker, so the quick-profile notebook runs and the
+# results table that reads their JSON share one session fixture.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 REPORT_PROFILE ?= full
 ifeq ($(REPORT_PROFILE),quick)

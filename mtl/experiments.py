@@ -163,11 +163,12 @@ class Experiments:
 
     def last_two(self, label: str) -> dict:
         """{task: the arm's last dev evaluation minus the one before}, across its seeds. The seed spread is the
-        whole noise here: the curve keeps no per-example counts, so the bootstrap cannot be applied."""
+        whole noise here (the pooled std where it is larger): the curve keeps no per-example counts, so the bootstrap
+        cannot be applied, and mtl.figures.verdict words the result "beyond seed noise" or "within seed noise"."""
         points = self.arms[label]["curve"]
         before, last = points[-2], points[-1]
-        return {t: compare(last["dev"][t], before["dev"][t]) | {"steps": [before["step"], last["step"]]}
-                for t in last["dev"]}  # fmt: skip
+        return {t: compare(last["dev"][t], before["dev"][t], pooled_std=self.pooled_std.get(t))
+                | {"steps": [before["step"], last["step"]]} for t in last["dev"]}  # fmt: skip
 
 
 def per_class(data: dict, k: int, seed: int) -> dict:

@@ -58,6 +58,15 @@ def versions() -> dict:
     return found
 
 
+def cpu_named(record: dict | None = None) -> str:
+    """A machine in a few words, such as "Intel Xeon, 2 threads", for the sentences that quote its speeds: this one,
+    or the one a figure's JSON recorded (mtl.runtime.machine())."""
+    from mtl.runtime import machine
+
+    record = record or machine()
+    return f"{record['cpu'].replace('(R)', '').replace(' Processor', '')}, {record['torch_threads']} threads"
+
+
 def how_this_was_run():
     """The closing section of a report: the data, profile, software and machine that produced its figures, as a table."""
     from mtl.runtime import machine
@@ -124,7 +133,17 @@ class Summary:
         """takeaways: 3-5 sentences in plain words; rows: the report's declared rows (`row`), shown as a table."""
         from IPython.display import Markdown
 
-        self.handles[0].update(Markdown(f"{SUMMARY}\n\n" + "\n".join(f"- {t}" for t in takeaways)))
+        said = " ".join(takeaways)
+        legend = [  # the verdict words the takeaways use, defined where a reader first meets them
+            "*(finding)*: a difference larger than its noise by the project's one rule (`mtl.figures`); *(within "
+            "noise)*: one the rule cannot tell from noise, which is not the same as no effect"
+        ] * ("(finding" in said or "within noise" in said)
+        legend += [
+            "*beyond* or *within seed noise*: the rule's seed half alone, where no per-example results exist to "
+            "resample (a dev curve, a calibration error)"
+        ] * ("seed noise" in said)
+        legend = "\n\n" + "; ".join(legend) + "." if legend else ""
+        self.handles[0].update(Markdown(f"{SUMMARY}\n\n" + "\n".join(f"- {t}" for t in takeaways) + legend))
         lines = ["| figure | value | split | read against |", "|---|---:|---|---|"]
         lines += [f"| {r['figure']} | {r['value']} | {r['split'] or '-'} | {r['anchor']} |" for r in rows]
         self.handles[1].update(Markdown("\n".join(lines)))

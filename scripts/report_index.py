@@ -112,6 +112,19 @@ def notebooks() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
+def tally(rows: list[dict]) -> str:
+    """The headline table's goals and targets in one sentence: how many are met, met in some runs, or missed."""
+    verdicts = [r["verdict"] for r in rows if r["verdict"]]
+    counts = {v: verdicts.count(v) for v in ("met", "met in some runs", "missed") if v in verdicts}
+    if not counts:
+        return "The headline table below holds no goal or target yet."
+    said = ", ".join(f"{n} {v}" for v, n in counts.items())
+    return (
+        f"Of the {len(verdicts)} goals and targets in the headline table below: {said}; the report behind each "
+        "says why."
+    )
+
+
 def page(reports: Path) -> str:
     rows = collect(reports)
     parts = [
@@ -125,11 +138,12 @@ def page(reports: Path) -> str:
         "by choice on public datasets. Four reports, read in order, each open with their answer in words; every "
         "figure comes from code in the report's own run.</p>",
         "<h2>The reports, in reading order, and what each found</h2>",
-        "<p class='meta'>How to read the takeaways: <em>(finding)</em> marks a difference larger than twice its seed "
-        "spread whose 95% paired bootstrap interval excludes zero; <em>(within noise)</em> one that is not. Choices "
-        "are made on dev splits; a test figure is scored once per final configuration, as the mean ± std over its "
-        "seeds. A <a href='#profiles'>full profile</a> run scores every evaluation row with every variant and seed the "
-        "report describes.</p>",
+        f"<p>{tally(headline(rows))}</p>",
+        "<p class='meta'>How to read the takeaways: <em>(finding)</em> marks a difference bigger than its noise, both "
+        "the spread between seeds and a resampling of the evaluation examples; <em>(within noise)</em> one that is not, "
+        "which is not the same as no effect. Choices are made on dev splits; test is scored once per final "
+        "configuration. A <a href='#profiles'>full profile</a> run scores every evaluation row with every variant and "
+        "seed the report describes.</p>",
         "<ol class='reading'>",
     ]
     for notebook_path in notebooks():
@@ -140,7 +154,7 @@ def page(reports: Path) -> str:
         found = "<ul>" + "".join(f"<li>{inline(line)}</li>" for line in answer) + "</ul>"
         parts.append(
             f"<li><a href='{stem}.html'><strong>{html.escape(title(notebook))}</strong></a> "
-            f"<span class='meta'>· {minutes_to_read(notebook)} minutes to read · {profile} profile</span>"
+            f"<span class='meta'>· {minutes_to_read(notebook)} minutes to read · <a href='#profiles'>{profile} profile</a></span>"
             f"{found if answer else '<br>' + inline(opening(notebook))}</li>"
         )
     parts += [

@@ -50,7 +50,7 @@ ROWS.sort(key=lambda row: row[0])  # by notebook, keeping each notebook's order
 NUMBER = r"\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?"
 
 
-def verdict(figure: str, value: str, anchor: str) -> str | None:
+def verdict(value: str, anchor: str) -> str | None:
     """'met' or 'missed' for a row read against a goal or a target (its anchor's number), None for any other row. A
     mean ± std is read by its mean (the targets are means); a range over runs is met only if its whole range is, and
     'met in some runs' where the bound falls inside it. An anchor that says "at most" is a bound from above."""
@@ -108,7 +108,7 @@ def collect(reports: Path = ROOT / "reports") -> list[dict]:
                 split = f" ({entry['split']})" if entry["split"] and not named else ""
                 rows.append({"report": report, "figure": entry["figure"], "label": f"{entry['figure']}{split}",
                              "value": entry["value"], "anchor": entry["anchor"], "source": source,
-                             "verdict": verdict(entry["figure"], entry["value"], entry["anchor"])})  # fmt: skip
+                             "verdict": verdict(entry["value"], entry["anchor"])})  # fmt: skip
             continue
         for _, label, key, pattern, anchor_text, anchor_key in (r for r in ROWS if r[0] == report and figures):
             try:
@@ -120,7 +120,7 @@ def collect(reports: Path = ROOT / "reports") -> list[dict]:
                 raise
             rows.append({"report": report, "figure": label, "label": label, "value": value, "anchor": anchor,
                          "source": _source(reports, report, figures["settings"]),
-                         "verdict": verdict(label, value, anchor)})  # fmt: skip
+                         "verdict": verdict(value, anchor)})  # fmt: skip
     return rows
 
 

@@ -92,6 +92,8 @@ def test_a_curve_that_still_rises_is_moving_and_a_flat_one_is_not():
     assert exp.last_two("rising")["question_type"]["finding"]
     moved = exp.last_two("flat")["question_type"]
     assert not moved["finding"] and moved["steps"] == [10, 20] and moved["bootstrap_95"] is None
+    exp.pooled_std = {"question_type": 6.0}  # a setting noisier than these three seeds: the floor applies
+    assert not exp.last_two("rising")["question_type"]["finding"]
 
 
 def test_plateau_is_the_first_step_after_which_the_score_stays_within_the_noise():

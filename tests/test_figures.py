@@ -52,6 +52,12 @@ def test_a_finding_needs_both_the_seed_spread_and_the_bootstrap():
     assert not pooled["finding"] and pooled["seed_noise"] == 1.3
 
 
+def test_a_comparison_without_counts_to_resample_is_worded_by_the_seed_half_alone():
+    seeds_only = figures.compare([90.0, 90.2, 89.9], [80.0, 80.3, 80.1])
+    assert seeds_only["finding"] and figures.verdict(seeds_only) == "beyond seed noise"
+    assert figures.verdict(figures.compare([90.0, 85.0, 95.0], [88.0, 83.0, 93.0])) == "within seed noise"
+
+
 def test_a_pooled_std_is_a_floor_not_a_replacement():
     noisy_pair = figures.compare([90.0, 86.0, 94.0], [89.0, 85.0, 93.0], pooled_std=0.5)
     assert noisy_pair["seed_std"] == 4.0  # the pair's own spread, larger than the setting's

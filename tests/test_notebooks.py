@@ -214,3 +214,22 @@ def test_the_closing_section_names_the_version_of_each_package_figures_depend_on
     assert {"transformers", "sentence-transformers", "openvino", "onnxruntime"} <= set(found)
     monkeypatch.setattr(helpers, "SOFTWARE", ("torch", "not-a-package"))
     assert set(helpers.versions()) == {"Python", "torch"}  # a package that is not installed is left out
+
+
+def test_a_machine_is_named_in_a_few_words_and_the_verdict_words_are_defined_under_the_takeaways(monkeypatch):
+    monkeypatch.syspath_prepend(str(NOTEBOOK_DIR))
+    import helpers
+
+    assert helpers.cpu_named({"cpu": "Intel(R) Xeon(R) Processor", "torch_threads": 2}) == "Intel Xeon, 2 threads"
+    shown = []
+
+    class Handle:
+        def update(self, content):
+            shown.append(getattr(content, "data", content))
+
+    answer = helpers.Summary.__new__(helpers.Summary)
+    answer.handles = [Handle(), Handle(), Handle()]
+    answer.show(["a +1.0 (finding)", "b +2.0 (beyond seed noise)"], [])
+    assert "*(finding)*:" in shown[0] and "*beyond* or *within seed noise*:" in shown[0]
+    answer.show(["plain words, no verdict"], [])
+    assert shown[2] == f"{helpers.SUMMARY}\n\n- plain words, no verdict"  # no legend where no verdict word is used

@@ -359,20 +359,22 @@ def test_rounding_is_allowed_for_but_nothing_more():
     assert relation_problems("benchmark", figures)
 
 
-VERDICT = re.compile(r"([+-]\d+\.(\d+)) (?:points )?\((finding|within noise)\)")
+# "beyond/within seed noise": a comparison with no per-example counts to resample (a dev curve, a calibration error)
+VERDICT = re.compile(r"([+-]\d+\.(\d+)) (?:points )?\((finding|within noise|beyond seed noise|within seed noise)\)")
 
 
 @pytest.mark.parametrize("name", ["03_freezing_and_transfer", "04_training_loop"])
 def test_the_prose_calls_a_finding_only_what_the_figures_flag(name):
-    """Every "+d.d (finding)" or "(within noise)" the notebook's generated prose quotes (the summary and each
-    section's reading) is a comparison in its JSON with that difference, as rounded in the prose, and that flag."""
+    """Every "+d.d (finding)", "(within noise)", "(beyond seed noise)" or "(within seed noise)" the notebook's
+    generated prose quotes (the summary and each section's reading) is a comparison in its JSON with that
+    difference, as rounded in the prose, and that flag."""
     notebook = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
     if not any(cell.get("outputs") for cell in notebook["cells"]):
         pytest.skip("the notebook has not been executed since it was rewritten: its committed JSON is the previous "
                     "version's, and the next full render (make reports) writes both")  # fmt: skip
     flags = [(c["difference"], c["finding"]) for _, c in comparisons(committed(name))]
     quoted = [
-        (value, len(decimals), verdict == "finding")
+        (value, len(decimals), verdict in ("finding", "beyond seed noise"))
         for cell in notebook["cells"] if cell["cell_type"] == "code"
         for output in cell["outputs"]
         for value, decimals, verdict in VERDICT.findall("".join(output.get("data", {}).get("text/markdown", "")))
@@ -395,5 +397,6 @@ def strings(value):
 
 @pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.stem)
 def test_no_committed_figure_names_a_path_of_the_machine_that_made_it(path):
-    """A user's checkout has no /work/... or /home/...: paths in the figures are relative, or named by their setting."""
+    """A user's checkout has no path of the machine that rendered it: paths in the figures are relative, or named
+    by their setting."""
     assert [s for s in strings(json.loads(path.read_text())) if Path(s).is_absolute()] == []

@@ -144,26 +144,31 @@ def test_every_figure_is_numbered_with_a_caption_and_alt_text(notebook):
 
 DICT_DUMP = re.compile(r"\{'[^']*': |\{\"[^\"]*\": ")
 DATACLASS_REPR = re.compile(r"\b[A-Z][A-Za-z]+\((?:[a-z_]+=)")
+# A format field that reached the page unfilled, from a string that lost its f prefix: "{fast['ratio']:.1f}", "{n:.2f}"
+UNFILLED = re.compile(r"\{[A-Za-z_]\w*(?:\[[^\]{}]*\]|\.\w+)*(?:![rsa])?:[^{}\s]*\}|\{[A-Za-z_]\w*\[['\"][^{}]*\}")
 
 
 def dumps(page: Page) -> list[str]:
     results = [o for o in page.outputs if o is not None]
-    return [o.strip()[:120] for o in results if DICT_DUMP.search(o) or DATACLASS_REPR.search(o)]
+    return [o.strip()[:120] for o in results if any(p.search(o) for p in (DICT_DUMP, DATACLASS_REPR, UNFILLED))]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_no_output_is_a_dict_dump_or_a_dataclass_repr(notebook):
+def test_no_output_is_a_dict_dump_a_dataclass_repr_or_an_unfilled_format_field(notebook):
     assert dumps(read(notebook.stem)) == []
 
 
-def test_the_check_sees_a_dict_dump_and_a_repr():
+def test_the_check_sees_a_dict_dump_a_repr_and_an_unfilled_field():
     page = Page()
     page.feed(
         "<div class='jp-OutputArea-output'><pre>{'question_type': {'label': 'HUM'}}</pre></div>"
         "<div class='jp-OutputArea-output'><pre>TrainConfig(steps=300, batch_size=32)</pre></div>"
         "<div class='jp-OutputArea-output'><pre>batch 32: 762 sentences/s</pre></div>"
+        "<div class='jp-OutputArea-output'><p>and {fast['speedup']:.1f}x with the int8 path</p></div>"
+        "<div class='jp-OutputArea-output'><p>STS-B test {stsb_test:.2f}</p></div>"
+        "<div class='jp-OutputArea-output'><p>a set {1, 2} and \\(\\frac{a}{b}\\), 12:30</p></div>"
     )
-    assert len(dumps(page)) == 2
+    assert len(dumps(page)) == 4
 
 
 def test_the_index_holds_the_headline_table_and_the_reading_order(script):
@@ -188,3 +193,13 @@ def test_the_index_lists_each_reports_answer_in_words(script):
         bullets = report_index.takeaways(nbformat.read(path, as_version=4))
         if bullets:
             assert re.sub(r"\*\*|`", "", bullets[0])[:60] in text, path.name
+
+
+def test_the_index_counts_the_goals_met_and_missed(script):
+    tally = script("report_index").tally
+    rows = [{"verdict": v} for v in ("met", "missed", None, "met", "met in some runs")]
+    assert tally(rows) == (
+        "Of the 4 goals and targets in the headline table below: 2 met, 1 met in some runs, 1 missed; the report "
+        "behind each says why."
+    )
+    assert tally([{"verdict": None}]) == "The headline table below holds no goal or target yet."
