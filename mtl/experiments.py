@@ -11,6 +11,10 @@ A notebook shows the idea it teaches (what is trained, and why); `Experiments` k
     exp.choose("uniform", ["decay 0.8"])               # the reference unless a candidate is better by the rule
     exp.arms                                           # {label: JSON record}, every one with split "dev"
 
+With a RunCache (mtl/cache.py), every seed of `run` first looks for the same run trained before and replays it (its
+dev scores, history and, where kept, its weights) instead of training it: `replayed` counts those, for the report's
+closing section.
+
 Arms trained elsewhere (a probe, two models per seed, another decoding of the same models) enter through `record`,
 with the scores `score` returns; an arm that no seed changes (a probe fitted by a convex solver on fixed rows) enters
 as one score with deterministic=True, and comparisons with it take the trained arm's seed noise alone.
@@ -22,6 +26,7 @@ import dataclasses
 
 import numpy as np
 
+from mtl.cache import RunCache
 from mtl.figures import better, compare, compare_fixed, compare_once, paired_bootstrap, seed_summary, verdict
 from mtl.prediction import evaluate, evaluate_with_counts
 from mtl.tasks import REGISTRY
@@ -43,8 +48,12 @@ class Experiments:
     larger than the two arms' own (three tight seeds must not understate the noise).
     """
 
-    def __init__(self, dev_data: dict, pooled_std: dict | None = None, decoding: str = "viterbi"):
+    def __init__(
+        self, dev_data: dict, pooled_std: dict | None = None, decoding: str = "viterbi", cache: RunCache | None = None
+    ):
         self.dev_data = dev_data
+        self.cache = cache
+        self.replayed: list[dict] = []  # one {"arm", "seed", "trained"} per run replayed from the cache
         self.pooled_std = dict(pooled_std or {})
         self.decoding = decoding
         self.arms: dict[str, dict] = {}  # label -> JSON record
@@ -101,12 +110,22 @@ class Experiments:
             run_config = dataclasses.replace(config, seed=seed, steps=max(1, int(n)))
             model = make_model(seed)
             dev = {t: self.dev_data[t] for t in model.tasks if t in self.dev_data}
-            start = {t: evaluate(model, t, *dev[t], decoding=self.decoding) for t in dev} if curve else None
             data = train_data(seed) if callable(train_data) else train_data
-            history = train(model, data, run_config, dev_data=dev if curve else None)
-            if curve:  # step 0: the model before training, its heads at their random start
-                history["eval"].insert(0, {"step": 0, **start})
-            scores.append(self.score(model))
+            key = self.cache and self.cache.key(model, data, dev, run_config, self.decoding, curve)
+            entry = self.cache and self.cache.load(key, model if keep else None)
+            if entry:  # trained before by this code on these rows: its figures, not a second training
+                model.unfreeze().freeze(*run_config.freeze).eval()  # as the trained run left it
+                self.replayed.append({"arm": label, "seed": seed, "trained": entry["trained"]})
+                score, history = entry["scores"], entry["history"]
+            else:
+                start = {t: evaluate(model, t, *dev[t], decoding=self.decoding) for t in dev} if curve else None
+                history = train(model, data, run_config, dev_data=dev if curve else None)
+                if curve:  # step 0: the model before training, its heads at their random start
+                    history["eval"].insert(0, {"step": 0, **start})
+                score = self.score(model)
+                if self.cache:
+                    self.cache.save(key, score, history, model if keep else None)
+            scores.append(score)
             histories.append(history)
             models.append(model)
         return self.record(label, scores, histories, models if keep else None, **extra)
