@@ -74,7 +74,9 @@ def test_pool_is_the_root_mean_square_of_the_arms_stds_and_skips_one_seed_arms()
     arm(exp, "a", [360, 364, 368], [300, 300, 300])  # question_type std 1.0
     arm(exp, "b", [360, 372, 384], [300, 300, 300])  # std 3.0
     exp.record("one seed", [scored({"question_type": 200, "sentiment": 100})])
-    assert exp.pool(["a", "b", "one seed"])["question_type"] == pytest.approx(np.sqrt((1 + 9) / 2), abs=0.01)
+    pooled = exp.pool(["a", "b", "one seed"])
+    assert pooled["question_type"] == pytest.approx(np.sqrt((1 + 9) / 2), abs=0.01)
+    assert pooled["sentiment"] == 0.25  # identical seeds: one example of the 400, the score's resolution
     assert exp.mean("one seed") == pytest.approx((50.0 + 25.0) / 2)
 
 
