@@ -10,7 +10,9 @@ A run's key hashes everything that decides what the run computes:
   the training rows          the very rows (a seed's draw, where the data depends on the seed)
   the dev rows and decoding  what the run is scored on, and how token tags are decoded
   whether a dev curve is asked for
-  the software and device     torch's and transformers' versions, CPU or CUDA: each can move a run's last digits
+  the software and machine   torch's and transformers' versions; the CPU, its instruction sets and torch's thread
+                             count, or the GPU: kernels differ between them (and "auto" precision trains bf16 on
+                             one CPU and fp32 on another), so a run replays only on the kind of machine it trained on
 What the key leaves out cannot change a run's figures: the notebook code around `Experiments.run` (its prose, plots
 and the choices it makes from the figures) may change freely and still replay.
 
@@ -81,6 +83,14 @@ def model_digest(model) -> str:
     return digest.hexdigest()
 
 
+def where(device) -> dict:
+    """The machine a run trains on, as far as it can change the run's numbers."""
+    if device.type == "cuda":
+        return {"gpu": torch.cuda.get_device_name(device)}
+    cpu = machine()
+    return {"cpu": cpu["cpu"], "flags": cpu["flags"], "threads": cpu["torch_threads"]}
+
+
 class RunCache:
     """The trained runs of one folder (models/runs/ for the notebooks' full profile: notebooks/helpers.run_cache)."""
 
@@ -100,7 +110,8 @@ class RunCache:
                 "dev": dev_data,
                 "decoding": decoding,
                 "curve": bool(curve),
-                "software": [torch.__version__, transformers.__version__, model.encoder.device.type],
+                "software": [torch.__version__, transformers.__version__],
+                "machine": where(model.encoder.device),
             }
         )
 
@@ -121,8 +132,8 @@ class RunCache:
         staging, final = self.folder / f"{key}.tmp", self.folder / key
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        where = machine()
-        trained = {"at": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{where['cpu']}, {where['cores']} cores"}
+        cpu = machine()
+        trained = {"at": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{cpu['cpu']}, {cpu['cores']} cores"}
         joblib.dump({"scores": scores, "history": history, "trained": trained}, staging / "record.joblib")
         if model is not None:
             torch.save(model.state_dict(), staging / "model.pt")

@@ -57,6 +57,9 @@ def test_a_cached_run_replays_its_figures_and_weights_and_a_change_to_what_decid
     monkeypatch.setattr(mtl.cache, "package_digest", lambda: "another version of mtl/")
     experiments.Experiments(dev_data=data, cache=RunCache(tmp_path)).run("a", make_model, data, config, seeds=(0,))
     assert len(trained) == len(changes) + 2  # the code changed: trained again
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 64)  # another machine (its thread count, here)
+    experiments.Experiments(dev_data=data, cache=RunCache(tmp_path)).run("a", make_model, data, config, seeds=(0,))
+    assert len(trained) == len(changes) + 3
     assert not list(tmp_path.glob("*.tmp"))  # every entry was renamed into place whole
 
 
