@@ -15,6 +15,8 @@ weighted sum and the metric is computed from the sums exactly as on the whole se
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 BOOTSTRAP_ROUNDS = 2000
@@ -183,6 +185,24 @@ def misread(figures) -> list[str]:
         if beyond and not c["finding"] and c.get("bootstrap_95") is None:
             found.append(f"{path}: beyond its seed noise but not flagged ({c['difference']} vs {c['noise']})")
     return found
+
+
+# How generated prose quotes a comparison: its difference, then the verdict() words ("+1.8 (finding)")
+QUOTED = re.compile(r"([+-]\d+\.(\d+)) (?:points )?\((finding|within noise|beyond seed noise|within seed noise)\)")
+
+
+def unbacked(texts, figures) -> list[str]:
+    """Every verdict the texts quote that no comparison in the figures backs: none with that difference, as rounded
+    in the text, and that flag. A sentence quoting a comparison the notebook computed but never wrote to its JSON is
+    caught here, in the quick profile's run as in the committed report. [] when every quote is backed."""
+    flags = [(c["difference"], c["finding"]) for _, c in comparisons(figures)]
+    return [
+        f"{value} ({words})"
+        for text in texts
+        for value, decimals, words in QUOTED.findall(text)
+        if not any(f"{d:+.{len(decimals)}f}" == value and finding == (words in ("finding", "beyond seed noise"))
+                   for d, finding in flags)
+    ]  # fmt: skip
 
 
 def verdict(comparison: dict) -> str:

@@ -46,7 +46,8 @@ SOFTWARE = ("torch", "transformers", "sentence-transformers", "openvino", "onnxr
 
 
 def versions() -> dict:
-    """Python's version and that of each package in SOFTWARE that is installed: the figures can depend on any of them."""
+    """Python's version and that of each package in SOFTWARE that is installed: the figures can depend on any of
+    them."""
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"Python": platform.python_version()}

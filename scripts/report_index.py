@@ -140,8 +140,8 @@ def page(reports: Path) -> str:
         "<h2>The reports, in reading order, and what each found</h2>",
         f"<p>{tally(headline(rows))}</p>",
         "<p class='meta'>How to read the takeaways: <em>(finding)</em> marks a difference bigger than its noise, both "
-        "the spread between seeds and a resampling of the evaluation examples; <em>(within noise)</em> one that is not, "
-        "which is not the same as no effect. Choices are made on dev splits; test is scored once per final "
+        "the spread between seeds and a resampling of the evaluation examples; <em>(within noise)</em> one that is "
+        "not, which is not the same as no effect. Choices are made on dev splits; test is scored once per final "
         "configuration. A <a href='#profiles'>full profile</a> run scores every evaluation row with every variant and "
         "seed the report describes.</p>",
         "<ol class='reading'>",
@@ -154,7 +154,8 @@ def page(reports: Path) -> str:
         found = "<ul>" + "".join(f"<li>{inline(line)}</li>" for line in answer) + "</ul>"
         parts.append(
             f"<li><a href='{stem}.html'><strong>{html.escape(title(notebook))}</strong></a> "
-            f"<span class='meta'>· {minutes_to_read(notebook)} minutes to read · <a href='#profiles'>{profile} profile</a></span>"
+            f"<span class='meta'>· {minutes_to_read(notebook)} minutes to read · "
+            f"<a href='#profiles'>{profile} profile</a></span>"
             f"{found if answer else '<br>' + inline(opening(notebook))}</li>"
         )
     parts += [

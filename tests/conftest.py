@@ -5,14 +5,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub, however pytest is started
 if os.environ.get("PYTEST_XDIST_WORKER"):  # make test runs a worker per core: one thread each, and in what it starts,
     os.environ["OMP_NUM_THREADS"] = "1"  # so that two workers' matrix products do not take turns on the same cores
+    # (set before torch is imported below, which reads it for its own thread count)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import mtl  # noqa: E402
-
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)
 
 
 @pytest.fixture

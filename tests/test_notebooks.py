@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from mtl.figures import misread
+from mtl.figures import misread, unbacked
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -114,6 +114,9 @@ def check_the_fourth_task(name: str, figures: dict, notebook) -> None:
     assert not [o for o in outputs if o.output_type == "error"]
 
 
+# The notebooks whose generated prose quotes comparisons by their verdicts ("+1.8 (finding)"): each must be in the JSON.
+PROSE_QUOTES_COMPARISONS = {"03_freezing_and_transfer", "04_training_loop"}
+
 # Notebooks 02 and 04 run once, with the fourth task declared: one run checks both that the notebook runs and that a
 # new task flows through it (each run costs a minute or two, and make test has a budget).
 WITH_A_FOURTH_TASK = {"02_multitask_heads", "04_training_loop"}
@@ -131,6 +134,11 @@ def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch, quick_repor
     assert figures["settings"]["profile"] == "quick"
     assert figures["settings"]["data"] == data
     assert misread(figures) == []
+    if path.stem in PROSE_QUOTES_COMPARISONS:  # caught here, a quoted comparison left out of the JSON costs no render
+        prose = [
+            "".join(o.get("data", {}).get("text/markdown", "")) for c in notebook.cells for o in c.get("outputs", [])
+        ]
+        assert unbacked(prose, figures) == []
     if fourth:
         check_the_fourth_task(path.stem, figures, notebook)
     shutil.copy(tmp_path / f"{path.stem}.json", quick_reports)

@@ -3,13 +3,12 @@ of its values), every figure the README table quotes exists, and a tampered copy
 
 import copy
 import json
-import re
 from pathlib import Path
 
 import pytest
 
 from mtl import report
-from mtl.figures import comparisons, misread
+from mtl.figures import QUOTED, comparisons, misread, unbacked
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = sorted((ROOT / "reports").glob("*.json"))
@@ -359,31 +358,33 @@ def test_rounding_is_allowed_for_but_nothing_more():
     assert relation_problems("benchmark", figures)
 
 
-# "beyond/within seed noise": a comparison with no per-example counts to resample (a dev curve, a calibration error)
-VERDICT = re.compile(r"([+-]\d+\.(\d+)) (?:points )?\((finding|within noise|beyond seed noise|within seed noise)\)")
+def markdown_outputs(notebook) -> list[str]:
+    """The generated prose of a notebook: every Markdown output of its code cells (the summary, each reading)."""
+    return ["".join(output.get("data", {}).get("text/markdown", "")) for cell in notebook["cells"]
+            if cell["cell_type"] == "code" for output in cell.get("outputs", [])]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["03_freezing_and_transfer", "04_training_loop"])
 def test_the_prose_calls_a_finding_only_what_the_figures_flag(name):
     """Every "+d.d (finding)", "(within noise)", "(beyond seed noise)" or "(within seed noise)" the notebook's
-    generated prose quotes (the summary and each section's reading) is a comparison in its JSON with that
-    difference, as rounded in the prose, and that flag."""
+    generated prose quotes is a comparison in its committed JSON with that difference, as rounded in the prose, and
+    that flag (the quick profile's run is checked the same way, in test_notebooks)."""
     notebook = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
     if not any(cell.get("outputs") for cell in notebook["cells"]):
         pytest.skip("the notebook has not been executed since it was rewritten: its committed JSON is the previous "
                     "version's, and the next full render (make reports) writes both")  # fmt: skip
-    flags = [(c["difference"], c["finding"]) for _, c in comparisons(committed(name))]
-    quoted = [
-        (value, len(decimals), verdict in ("finding", "beyond seed noise"))
-        for cell in notebook["cells"] if cell["cell_type"] == "code"
-        for output in cell["outputs"]
-        for value, decimals, verdict in VERDICT.findall("".join(output.get("data", {}).get("text/markdown", "")))
-    ]  # fmt: skip
-    assert len(quoted) > 10
-    unmatched = [
-        q for q in quoted if not any(f"{d:+.{q[1]}f}" == q[0] and finding == q[2] for d, finding in flags)
-    ]  # fmt: skip
-    assert unmatched == []
+    texts = markdown_outputs(notebook)
+    assert sum(len(QUOTED.findall(t)) for t in texts) > 10
+    assert unbacked(texts, committed(name)) == []
+
+
+def test_a_quoted_verdict_without_its_comparison_is_caught():
+    figures = {"a": {"x": {"difference": 1.8, "noise": 1.2, "finding": True}},
+               "b": {"difference": -0.3, "noise": 1.5, "finding": False, "bootstrap_95": None}}  # fmt: skip
+    assert unbacked(["sentiment +1.8 (finding), question_type -0.3 (within seed noise)"], figures) == []
+    assert unbacked(["sentiment +1.80 (finding)"], figures) == []  # the rounding the prose chose
+    assert unbacked(["MiniLM at 131 steps: -4.2 (finding)"], figures) == ["-4.2 (finding)"]  # never written
+    assert unbacked(["sentiment +1.8 (within noise)"], figures) == ["+1.8 (within noise)"]  # the wrong flag
 
 
 def strings(value):
