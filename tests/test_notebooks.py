@@ -134,7 +134,7 @@ def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch, quick_repor
     assert figures["settings"]["profile"] == "quick"
     assert figures["settings"]["data"] == data
     assert misread(figures) == []
-    if path.stem in PROSE_QUOTES_COMPARISONS:  # caught here, a quoted comparison left out of the JSON costs no render
+    if path.stem in PROSE_QUOTES_COMPARISONS:  # a sentence the quick run writes too is checked before any full render
         prose = [
             "".join(o.get("data", {}).get("text/markdown", "")) for c in notebook.cells for o in c.get("outputs", [])
         ]
