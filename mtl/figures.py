@@ -206,9 +206,9 @@ def unbacked(texts, figures) -> list[str]:
 
 
 def verdict(comparison: dict) -> str:
-    """The words a report uses for a comparison: "finding" or "within noise"; where no per-example counts were there
-    to resample (a dev curve, a calibration error), only the seed half of the rule was applied, and the words say so:
-    "beyond seed noise" or "within seed noise"."""
+    """The words a report uses for a comparison: "finding" or "within noise"; where the figure was not resampled over
+    examples (a dev curve's evaluations, a calibration error), only the seed half of the rule was applied, and the
+    words say so: "beyond seed noise" or "within seed noise"."""
     if "bootstrap_95" in comparison and comparison["bootstrap_95"] is None:
         return "beyond seed noise" if comparison["finding"] else "within seed noise"
     return "finding" if comparison["finding"] else "within noise"
