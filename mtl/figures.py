@@ -194,7 +194,8 @@ QUOTED = re.compile(r"([+-]\d+\.(\d+)) (?:points )?\((finding|within noise|beyon
 def unbacked(texts, figures) -> list[str]:
     """Every verdict the texts quote that no comparison in the figures backs: none with that difference, as rounded
     in the text, and that flag. A sentence quoting a comparison the notebook computed but never wrote to its JSON is
-    caught here, in the quick profile's run as in the committed report. [] when every quote is backed."""
+    caught here: in the committed report, and in the quick profile's run where that run writes the sentence too. []
+    when every quote is backed."""
     flags = [(c["difference"], c["finding"]) for _, c in comparisons(figures)]
     return [
         f"{value} ({words})"

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from test_report import PROSE_QUOTES_COMPARISONS, markdown_outputs
 
 from mtl.figures import misread, unbacked
 
@@ -114,9 +115,6 @@ def check_the_fourth_task(name: str, figures: dict, notebook) -> None:
     assert not [o for o in outputs if o.output_type == "error"]
 
 
-# The notebooks whose generated prose quotes comparisons by their verdicts ("+1.8 (finding)"): each must be in the JSON.
-PROSE_QUOTES_COMPARISONS = {"03_freezing_and_transfer", "04_training_loop"}
-
 # Notebooks 02 and 04 run once, with the fourth task declared: one run checks both that the notebook runs and that a
 # new task flows through it (each run costs a minute or two, and make test has a budget).
 WITH_A_FOURTH_TASK = {"02_multitask_heads", "04_training_loop"}
@@ -135,10 +133,7 @@ def test_notebook_runs_in_quick_profile(path, tmp_path, monkeypatch, quick_repor
     assert figures["settings"]["data"] == data
     assert misread(figures) == []
     if path.stem in PROSE_QUOTES_COMPARISONS:  # a sentence the quick run writes too is checked before any full render
-        prose = [
-            "".join(o.get("data", {}).get("text/markdown", "")) for c in notebook.cells for o in c.get("outputs", [])
-        ]
-        assert unbacked(prose, figures) == []
+        assert unbacked(markdown_outputs(notebook), figures) == []
     if fourth:
         check_the_fourth_task(path.stem, figures, notebook)
     shutil.copy(tmp_path / f"{path.stem}.json", quick_reports)

@@ -358,13 +358,17 @@ def test_rounding_is_allowed_for_but_nothing_more():
     assert relation_problems("benchmark", figures)
 
 
+# The notebooks whose generated prose quotes comparisons by their verdicts ("+1.8 (finding)"): each must be in the JSON.
+PROSE_QUOTES_COMPARISONS = ("03_freezing_and_transfer", "04_training_loop")
+
+
 def markdown_outputs(notebook) -> list[str]:
     """The generated prose of a notebook: every Markdown output of its code cells (the summary, each reading)."""
     return ["".join(output.get("data", {}).get("text/markdown", "")) for cell in notebook["cells"]
             if cell["cell_type"] == "code" for output in cell.get("outputs", [])]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["03_freezing_and_transfer", "04_training_loop"])
+@pytest.mark.parametrize("name", PROSE_QUOTES_COMPARISONS)
 def test_the_prose_calls_a_finding_only_what_the_figures_flag(name):
     """Every "+d.d (finding)", "(within noise)", "(beyond seed noise)" or "(within seed noise)" the notebook's
     generated prose quotes is a comparison in its committed JSON with that difference, as rounded in the prose, and
