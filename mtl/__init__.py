@@ -19,6 +19,7 @@ One module per part, each readable top to bottom:
   runtime    progress bars, and the machine a figure was measured on
   figures    derived figures (ratios, seed summaries) and the one noise rule (seed spread and paired bootstrap)
   experiments  the notebooks' bookkeeping: arms trained once per seed, dev scores with counts, comparisons, choices
+  cache      training runs kept on disk by what decides their figures, replayed when a notebook runs again
   report     the report profile, the headline-figures JSON and the rows it declares for the results tables
 """
 

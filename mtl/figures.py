@@ -109,7 +109,7 @@ def compare_once(value_a: float, value_b: float, interval: tuple[float, float], 
 
 
 def compare(
-    values_a, values_b, counts_a=None, counts_b=None, pooled_std: float | None = None, digits: int = 2
+    values_a, values_b, counts_a=None, counts_b=None, pooled_std: float | None = None, digits: int = 2, interval=None
 ) -> dict:
     """Arm A against arm B under the noise rule: the difference of the seed means, its noise and whether it is a
     finding.
@@ -118,36 +118,41 @@ def compare(
     (summed over its seeds, or of one representative run) on the same evaluation examples, for the bootstrap; without
     them only the seed spread is checked, and the result says so. pooled_std: the std of one run pooled over every arm
     of the setting; the larger of it and the two arms' own pooled std is used, so that three tight seeds cannot
-    understate the noise.
+    understate the noise. interval: the bootstrap's 95% interval of the difference, where it is resampled otherwise
+    than from counts (bootstrap_statistic, for a figure that is not a sum over examples), in place of the counts.
     """
     a, b = seed_summary(values_a, 6), seed_summary(values_b, 6)
     if min(a["n"], b["n"]) < 3:
         raise ValueError(f"the noise rule needs at least 3 seeds per arm, got {a['n']} and {b['n']}")
     std = max(float(np.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)), pooled_std or 0.0)
-    return _judge(a["mean"] - b["mean"], std, [a["n"], b["n"]], counts_a, counts_b, digits)
+    return _judge(a["mean"] - b["mean"], std, [a["n"], b["n"]], counts_a, counts_b, digits, interval)
 
 
-def compare_fixed(values, fixed: float, counts=None, fixed_counts=None, pooled_std: float | None = None, digits=2):
+def compare_fixed(
+    values, fixed: float, counts=None, fixed_counts=None, pooled_std: float | None = None, digits=2, interval=None
+):
     """A trained arm (3 or more seeds) against a deterministic one (the same figure whatever the seed: a probe fitted
-    by a convex solver, an untrained model): the seed noise is the trained arm's own std, or pooled_std if larger."""
+    by a convex solver, an untrained model): the seed noise is the trained arm's own std, or pooled_std if larger.
+    interval: as for compare."""
     a = seed_summary(values, 6)
     if a["n"] < 3:
         raise ValueError(f"the noise rule needs at least 3 seeds for the trained arm, got {a['n']}")
     return _judge(
-        a["mean"] - float(fixed), max(a["std"], pooled_std or 0.0), [a["n"], 1], counts, fixed_counts, digits
+        a["mean"] - float(fixed), max(a["std"], pooled_std or 0.0), [a["n"], 1], counts, fixed_counts, digits, interval
     )
 
 
-def _judge(difference: float, std: float, n: list, counts_a, counts_b, digits: int) -> dict:
-    """The rule itself: beyond twice the seed std, and a paired bootstrap interval that excludes zero."""
+def _judge(difference: float, std: float, n: list, counts_a, counts_b, digits: int, interval=None) -> dict:
+    """The rule itself: beyond twice the seed std, and a paired bootstrap interval (from the counts, or given) that
+    excludes zero."""
     seed_noise = 2 * std
     result = {"difference": round(difference, digits), "seed_std": round(std, digits), "n": n,
               "seed_noise": round(seed_noise, digits)}  # fmt: skip
     beyond_seeds = beyond(difference, seed_noise, digits)
-    if counts_a is None:
+    if counts_a is None and interval is None:
         result |= {"bootstrap_95": None, "noise": round(seed_noise, digits), "finding": bool(beyond_seeds)}
         return result
-    low, high = paired_bootstrap(counts_a, counts_b)
+    low, high = interval if interval is not None else paired_bootstrap(counts_a, counts_b)
     outside = low > 0 or high < 0
     noise = max(seed_noise, (high - low) / 2)
     result |= {"bootstrap_95": [round(low, digits), round(high, digits)], "noise": round(noise, digits),

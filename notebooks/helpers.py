@@ -19,7 +19,7 @@ from mtl.runtime import progress
 
 __all__ = ["PROFILE", "MODELS_DIR", "banner", "best_time", "interleaved_best_times", "pick", "progress", "source"]
 __all__ += ["check", "describe", "rounded", "row", "seed_everything", "summary", "write_report"]
-__all__ += ["PROFILES", "how_this_was_run", "span", "table"]
+__all__ += ["PROFILES", "how_this_was_run", "run_cache", "span", "table"]
 
 PROFILES = {  # what a report's profile means, for the closing section of each report and for reports/index.html
     "full": "every row of each evaluation split, every variant, seed and training budget the notebook measures: the "
@@ -68,8 +68,38 @@ def cpu_named(record: dict | None = None) -> str:
     return f"{record['cpu'].replace('(R)', '').replace(' Processor', '')}, {record['torch_threads']} threads"
 
 
-def how_this_was_run():
-    """The closing section of a report: the data, profile, software and machine that produced its figures, as a table."""
+def run_cache():
+    """Where the full profile keeps its training runs (mtl/cache.py), so that a render stopped halfway, or run again
+    after a change to its prose, replays the runs it already trained: models/runs/, or RUN_CACHE=<folder>;
+    RUN_CACHE=off trains every run afresh. The quick profile always trains afresh (its runs take seconds, and CI is
+    there to exercise the training)."""
+    from mtl.cache import RunCache
+
+    where = os.environ.get("RUN_CACHE", "")
+    if PROFILE != "full" or where == "off":
+        return None
+    return RunCache(Path(where) if where else MODELS_DIR / "runs")
+
+
+def replays(exp) -> str:
+    """How many of an Experiments' training runs this render trained, and how many it replayed from the run cache,
+    with when and where those were trained: the figures of a replayed run are its original run's."""
+    runs = sum(len(h) for h in exp.histories.values())
+    if not exp.replayed:
+        return f"all {runs} trained in this render" + ("" if exp.cache else " (no run cache)")
+    when = sorted({r["trained"]["at"][:10] for r in exp.replayed})
+    where = sorted({r["trained"]["machine"] for r in exp.replayed})
+    return (
+        f"{runs - len(exp.replayed)} trained in this render, {len(exp.replayed)} replayed from the run cache "
+        f"(`{os.path.relpath(exp.cache.folder, PROJECT_ROOT)}/`: the same code, rows and settings, trained "
+        f"{' to '.join(dict.fromkeys([when[0], when[-1]]))} on {'; '.join(where)}; their figures, times included, "
+        "are those runs')"
+    )
+
+
+def how_this_was_run(exp=None):
+    """The closing section of a report: the data, profile, software and machine that produced its figures, as a table;
+    with the notebook's Experiments, also which of its training runs were replayed from the run cache."""
     from mtl.runtime import machine
 
     where = os.path.relpath(data_dir(), PROJECT_ROOT)
@@ -82,7 +112,8 @@ def how_this_was_run():
             ["software", ", ".join(f"{p} {v}" for p, v in versions().items())],
             ["machine", f"{cpu['cpu']}, {cpu['cores']} cores, {torch.get_num_threads()} torch threads, {device}"],
             ["instruction sets", ", ".join(cpu["flags"]) or "none of those that speed up int8 or bf16"],
-        ],
+        ]
+        + ([["training runs", replays(exp)]] if exp is not None else []),
         header=["", ""],
     )
 

@@ -74,7 +74,9 @@ def test_pool_is_the_root_mean_square_of_the_arms_stds_and_skips_one_seed_arms()
     arm(exp, "a", [360, 364, 368], [300, 300, 300])  # question_type std 1.0
     arm(exp, "b", [360, 372, 384], [300, 300, 300])  # std 3.0
     exp.record("one seed", [scored({"question_type": 200, "sentiment": 100})])
-    assert exp.pool(["a", "b", "one seed"])["question_type"] == pytest.approx(np.sqrt((1 + 9) / 2), abs=0.01)
+    pooled = exp.pool(["a", "b", "one seed"])
+    assert pooled["question_type"] == pytest.approx(np.sqrt((1 + 9) / 2), abs=0.01)
+    assert pooled["sentiment"] == 0.25  # identical seeds: one example of the 400, the score's resolution
     assert exp.mean("one seed") == pytest.approx((50.0 + 25.0) / 2)
 
 
@@ -192,3 +194,19 @@ def test_per_class_draws_k_rows_of_each_class_and_the_seed_decides_which():
     assert all(data["sentiment"][1][int(text[1:])] == label for text, label in zip(*drawn))  # rows stay paired
     assert drawn == experiments.per_class(data, 4, seed=0)["sentiment"]
     assert drawn != experiments.per_class(data, 4, seed=1)["sentiment"]
+
+
+def test_calibration_errors_are_compared_by_the_seeds_and_a_bootstrap_over_the_examples():
+    rng = np.random.default_rng(0)
+
+    def run(confidence, accuracy, n=400):  # every prediction at one confidence, `accuracy` of them right
+        return np.column_stack([np.full(n, confidence + rng.normal(0, 0.005)), rng.random(n) < accuracy])
+
+    calibrated = [run(0.8, 0.8) for _ in range(3)]
+    overconfident = [run(0.99, 0.8) for _ in range(3)]
+    worse = experiments.compare_calibration(overconfident, calibrated)
+    assert worse["difference"] > 15 and worse["finding"] and worse["bootstrap_95"][0] > 0
+    same = experiments.compare_calibration(calibrated, [run(0.8, 0.8) for _ in range(3)])
+    assert not same["finding"] and same["bootstrap_95"][0] < 0 < same["bootstrap_95"][1]
+    probe = experiments.compare_calibration(overconfident, [calibrated[0]])  # a deterministic arm: one run
+    assert probe["n"] == [3, 1] and probe["finding"]

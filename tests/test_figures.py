@@ -58,6 +58,14 @@ def test_a_comparison_without_counts_to_resample_is_worded_by_the_seed_half_alon
     assert figures.verdict(figures.compare([90.0, 85.0, 95.0], [88.0, 83.0, 93.0])) == "within seed noise"
 
 
+def test_a_bootstrap_interval_computed_elsewhere_takes_the_place_of_the_counts():
+    given = figures.compare([90.0, 90.2, 89.9], [80.0, 80.3, 80.1], interval=(8.0, 12.0))
+    assert given["finding"] and given["bootstrap_95"] == [8.0, 12.0] and given["noise"] == 2.0
+    assert figures.verdict(given) == "finding"  # both halves of the rule, as with counts
+    across_zero = figures.compare_fixed([90.0, 90.2, 89.9], 80.0, interval=(-1.0, 21.0))
+    assert not across_zero["finding"] and across_zero["noise"] == 11.0 and across_zero["n"] == [3, 1]
+
+
 def test_a_pooled_std_is_a_floor_not_a_replacement():
     noisy_pair = figures.compare([90.0, 86.0, 94.0], [89.0, 85.0, 93.0], pooled_std=0.5)
     assert noisy_pair["seed_std"] == 4.0  # the pair's own spread, larger than the setting's

@@ -236,3 +236,29 @@ def test_a_machine_is_named_in_a_few_words_and_the_verdict_words_are_defined_und
     assert "*(finding)*:" in shown[0] and "*beyond* or *within seed noise*:" in shown[0]
     answer.show(["plain words, no verdict"], [])
     assert shown[2] == f"{helpers.SUMMARY}\n\n- plain words, no verdict"  # no legend where no verdict word is used
+
+
+def test_the_closing_section_says_which_training_runs_were_replayed_from_the_run_cache(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from mtl.cache import RunCache
+
+    monkeypatch.syspath_prepend(str(NOTEBOOK_DIR))
+    import helpers
+
+    trained = {"at": "2026-12-03 18:00", "machine": "Intel(R) Xeon(R) Processor, 2 cores"}
+    fresh = SimpleNamespace(histories={"a": [{}, {}], "probe": []}, replayed=[], cache=None)
+    assert helpers.replays(fresh) == "all 2 trained in this render (no run cache)"
+    cache = RunCache(helpers.PROJECT_ROOT / "models" / "runs")
+    replayed = SimpleNamespace(histories={"a": [{}, {}, {}]}, replayed=[{"arm": "a", "seed": 0, "trained": trained}],
+                               cache=cache)  # fmt: skip
+    said = helpers.replays(replayed)
+    assert said.startswith("2 trained in this render, 1 replayed from the run cache (`models/runs/`")
+    assert "trained 2026-12-03 on Intel(R) Xeon(R) Processor, 2 cores" in said
+    monkeypatch.setattr(helpers, "PROFILE", "quick")
+    assert helpers.run_cache() is None  # the quick profile trains afresh
+    monkeypatch.setattr(helpers, "PROFILE", "full")
+    monkeypatch.setenv("RUN_CACHE", str(tmp_path))
+    assert helpers.run_cache().folder == tmp_path
+    monkeypatch.setenv("RUN_CACHE", "off")
+    assert helpers.run_cache() is None

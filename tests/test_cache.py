@@ -1,0 +1,89 @@
+"""The run cache: a run trained before is replayed (its dev figures, per-example counts, history and kept weights)
+without training, and any change to what decides its figures (steps, rows, the model's start, seed, dev curve,
+decoding, the package's code) trains it afresh; an entry is written whole."""
+
+import dataclasses
+
+import numpy as np
+import torch
+
+import mtl
+from mtl import experiments
+from mtl.cache import RunCache, code_of
+
+
+def test_a_cached_run_replays_its_figures_and_weights_and_a_change_to_what_decides_them_trains_afresh(
+    tmp_path, monkeypatch
+):
+    sentiment = mtl.Task("sentiment", "sentence", ["negative", "positive"])
+    texts = ["a wonderful film", "dull and lifeless", "brilliant acting", "a tedious mess"] * 2
+    data = {"sentiment": (texts, ["positive", "negative"] * 4)}
+
+    def make_model(seed):
+        torch.manual_seed(seed)
+        return mtl.MultiTaskModel(mtl.SentenceEncoder(max_seq_length=16, device="cpu"), [sentiment])
+
+    trained = []
+    real_train = experiments.train
+    monkeypatch.setattr(experiments, "train", lambda *a, **k: trained.append(a[2].steps) or real_train(*a, **k))
+    config = mtl.TrainConfig(steps=2, batch_size=4, eval_every=1, head_lr=1e-2, warmup_ratio=0.0)
+    first = experiments.Experiments(dev_data=data, cache=RunCache(tmp_path))
+    record = first.run("a", make_model, data, config, seeds=(0,), curve=True, keep=True)
+    weights = {k: v.clone() for k, v in first.models["a"][0].state_dict().items()}
+    assert trained == [2] and first.replayed == []
+
+    again = experiments.Experiments(dev_data=data, cache=RunCache(tmp_path))
+    assert again.run("a", make_model, data, config, seeds=(0,), curve=True, keep=True) == record
+    assert trained == [2]  # replayed: nothing trained
+    assert np.array_equal(again.counts["a"]["sentiment"], first.counts["a"]["sentiment"])
+    assert all(torch.equal(v, weights[k]) for k, v in again.models["a"][0].state_dict().items())
+    assert again.histories["a"][0]["seconds"] == first.histories["a"][0]["seconds"]  # the original run's time
+    assert [r["arm"] for r in again.replayed] == ["a"] and "cores" in again.replayed[0]["trained"]["machine"]
+
+    flipped = {"sentiment": (texts, ["negative", "positive"] * 4)}
+    changes = {
+        "steps": lambda exp: exp.run("a", make_model, data, dataclasses.replace(config, steps=3), seeds=(0,)),
+        "rows": lambda exp: exp.run("a", make_model, flipped, config, seeds=(0,), curve=True),
+        "heads' start": lambda exp: exp.run("a", lambda s: make_model(s + 7), data, config, seeds=(0,), curve=True),
+        "seed": lambda exp: exp.run("a", make_model, data, config, seeds=(1,), curve=True),
+        "no curve": lambda exp: exp.run("a", make_model, data, config, seeds=(0,)),
+        "decoding": lambda exp: (setattr(exp, "decoding", "argmax"), exp.run("a", make_model, data, config,
+                                                                          seeds=(0,), curve=True)),
+    }  # fmt: skip
+    for what, change in changes.items():
+        before = len(trained)
+        change(experiments.Experiments(dev_data=data, cache=RunCache(tmp_path)))
+        assert len(trained) == before + 1, f"a change of {what} replayed a run trained without it"
+    monkeypatch.setattr(mtl.cache, "package_digest", lambda: "another version of mtl/")
+    experiments.Experiments(dev_data=data, cache=RunCache(tmp_path)).run("a", make_model, data, config, seeds=(0,))
+    assert len(trained) == len(changes) + 2  # the code changed: trained again
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 64)  # another machine (its thread count, here)
+    experiments.Experiments(dev_data=data, cache=RunCache(tmp_path)).run("a", make_model, data, config, seeds=(0,))
+    assert len(trained) == len(changes) + 3
+    assert not list(tmp_path.glob("*.tmp"))  # every entry was renamed into place whole
+
+
+def test_a_run_cached_without_its_weights_trains_again_when_its_model_is_kept(tmp_path):
+    sentiment = mtl.Task("sentiment", "sentence", ["negative", "positive"])
+    data = {"sentiment": (["good", "bad", "fine", "awful"], ["positive", "negative"] * 2)}
+
+    def make_model(seed):
+        torch.manual_seed(seed)
+        return mtl.MultiTaskModel(mtl.SentenceEncoder(max_seq_length=8, device="cpu"), [sentiment])
+
+    config = mtl.TrainConfig(steps=1, batch_size=4, warmup_ratio=0.0)
+    cache = RunCache(tmp_path)
+    experiments.Experiments(dev_data=data, cache=cache).run("a", make_model, data, config, seeds=(0,))
+    (entry,) = tmp_path.iterdir()
+    assert not (entry / "model.pt").exists()  # not kept: the weights are not written
+    kept = experiments.Experiments(dev_data=data, cache=cache)
+    kept.run("a", make_model, data, config, seeds=(0,), keep=True)
+    assert kept.replayed == [] and (entry / "model.pt").exists()  # trained, and now written with its weights
+
+
+def test_the_code_digest_ignores_comments_and_docstrings_and_nothing_else():
+    source = 'def f(x):\n    """Double."""\n    return 2 * x  # why\n'
+    assert code_of(source) == code_of("def f(x):\n    return 2 * x\n")
+    assert code_of(source) != code_of("def f(x):\n    return 3 * x\n")
+    assert code_of('def f():\n    """Only a docstring."""\n') == code_of("def f():\n    pass\n")
+    assert code_of('x = "a string statement"\n') != code_of("x = 1\n")  # a string value is code
