@@ -171,8 +171,8 @@ class Summary:
             "noise)*: one the rule cannot tell from noise, which is not the same as no effect"
         ] * ("(finding" in said or "within noise" in said)
         legend += [
-            "*beyond* or *within seed noise*: the rule's seed half alone, where no per-example results exist to "
-            "resample (a dev curve, a calibration error)"
+            "*beyond* or *within seed noise*: the rule's seed half alone, for a figure not resampled over examples "
+            "here (a dev curve's last two evaluations, a calibration error)"
         ] * ("seed noise" in said)
         legend = "\n\n" + "; ".join(legend) + "." if legend else ""
         self.handles[0].update(Markdown(f"{SUMMARY}\n\n" + "\n".join(f"- {t}" for t in takeaways) + legend))
