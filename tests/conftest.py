@@ -26,6 +26,21 @@ def encoder():
     return mtl.SentenceEncoder(device="cpu")
 
 
+@pytest.fixture
+def sentiment_runs():
+    """What tests of Experiments.run train: one sentence task on eight short rows ({task: (inputs, labels)}, also the
+    dev rows), and a model factory whose heads start from the seed."""
+    sentiment = mtl.Task("sentiment", "sentence", ["negative", "positive"])
+    texts = ["a wonderful film", "dull and lifeless", "brilliant acting", "a tedious mess"] * 2
+    data = {"sentiment": (texts, ["positive", "negative"] * 4)}
+
+    def make_model(seed):
+        torch.manual_seed(seed)
+        return mtl.MultiTaskModel(mtl.SentenceEncoder(max_seq_length=16, device="cpu"), [sentiment])
+
+    return data, make_model
+
+
 @pytest.fixture(scope="session")
 def bpe_encoder(tmp_path_factory):
     """A one-layer RoBERTa-style encoder with a byte-level BPE tokeniser trained on a few sentences: a model whose

@@ -13,16 +13,9 @@ from mtl.cache import RunCache, code_of
 
 
 def test_a_cached_run_replays_its_figures_and_weights_and_a_change_to_what_decides_them_trains_afresh(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, sentiment_runs
 ):
-    sentiment = mtl.Task("sentiment", "sentence", ["negative", "positive"])
-    texts = ["a wonderful film", "dull and lifeless", "brilliant acting", "a tedious mess"] * 2
-    data = {"sentiment": (texts, ["positive", "negative"] * 4)}
-
-    def make_model(seed):
-        torch.manual_seed(seed)
-        return mtl.MultiTaskModel(mtl.SentenceEncoder(max_seq_length=16, device="cpu"), [sentiment])
-
+    data, make_model = sentiment_runs
     trained = []
     real_train = experiments.train
     monkeypatch.setattr(experiments, "train", lambda *a, **k: trained.append(a[2].steps) or real_train(*a, **k))
@@ -40,7 +33,8 @@ def test_a_cached_run_replays_its_figures_and_weights_and_a_change_to_what_decid
     assert again.histories["a"][0]["seconds"] == first.histories["a"][0]["seconds"]  # the original run's time
     assert [r["arm"] for r in again.replayed] == ["a"] and "cores" in again.replayed[0]["trained"]["machine"]
 
-    flipped = {"sentiment": (texts, ["negative", "positive"] * 4)}
+    texts, labels = data["sentiment"]
+    flipped = {"sentiment": (texts, labels[1:] + labels[:1])}  # every label the other class
     changes = {
         "steps": lambda exp: exp.run("a", make_model, data, dataclasses.replace(config, steps=3), seeds=(0,)),
         "rows": lambda exp: exp.run("a", make_model, flipped, config, seeds=(0,), curve=True),
@@ -63,14 +57,8 @@ def test_a_cached_run_replays_its_figures_and_weights_and_a_change_to_what_decid
     assert not list(tmp_path.glob("*.tmp"))  # every entry was renamed into place whole
 
 
-def test_a_run_cached_without_its_weights_trains_again_when_its_model_is_kept(tmp_path):
-    sentiment = mtl.Task("sentiment", "sentence", ["negative", "positive"])
-    data = {"sentiment": (["good", "bad", "fine", "awful"], ["positive", "negative"] * 2)}
-
-    def make_model(seed):
-        torch.manual_seed(seed)
-        return mtl.MultiTaskModel(mtl.SentenceEncoder(max_seq_length=8, device="cpu"), [sentiment])
-
+def test_a_run_cached_without_its_weights_trains_again_when_its_model_is_kept(tmp_path, sentiment_runs):
+    data, make_model = sentiment_runs
     config = mtl.TrainConfig(steps=1, batch_size=4, warmup_ratio=0.0)
     cache = RunCache(tmp_path)
     experiments.Experiments(dev_data=data, cache=cache).run("a", make_model, data, config, seeds=(0,))

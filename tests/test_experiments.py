@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 import mtl
 from mtl import experiments
@@ -105,15 +104,8 @@ def test_plateau_is_the_first_step_after_which_the_score_stays_within_the_noise(
     assert experiments.plateau(points, {"ner": 2.0, "sentiment": 12.0}) == {"ner": 200, "sentiment": 100}
 
 
-def test_run_trains_each_seed_with_its_steps_and_scores_dev_from_step_0():
-    sentiment = mtl.Task("sentiment", "sentence", ["negative", "positive"])
-    texts = ["a wonderful film", "dull and lifeless", "brilliant acting", "a tedious mess"] * 2
-    data = {"sentiment": (texts, ["positive", "negative"] * 4)}
-
-    def make_model(seed):
-        torch.manual_seed(seed)
-        return mtl.MultiTaskModel(mtl.SentenceEncoder(max_seq_length=16, device="cpu"), [sentiment])
-
+def test_run_trains_each_seed_with_its_steps_and_scores_dev_from_step_0(sentiment_runs):
+    data, make_model = sentiment_runs
     exp = experiments.Experiments(dev_data=data)
     config = mtl.TrainConfig(steps=99, batch_size=4, eval_every=2, head_lr=1e-2, warmup_ratio=0.0)
     record = exp.run("alone", make_model, data, config, seeds=(0, 1, 2), steps=lambda seed: 2 + 2 * seed, curve=True)
