@@ -240,11 +240,6 @@ def confidence_and_correct(model, task: str, inputs: list, labels: list) -> np.n
     return np.array([[p["score"], p["label"] == gold] for p, gold in zip(predicted, labels)], dtype=float)
 
 
-def calibration(model, task: str, inputs: list, labels: list, bins: int = 10) -> float:
-    """The expected calibration error (x100) of a sentence task's predictions on (inputs, labels)."""
-    return expected_calibration_error(*confidence_and_correct(model, task, inputs, labels).T, bins)
-
-
 def compare_calibration(runs_a: list, runs_b: list, pooled_std: float | None = None) -> dict:
     """Arm a's expected calibration error minus arm b's, by the noise rule: the seeds' spread, and a paired bootstrap
     over the examples of the mean over seeds (the same resample for every run of both arms). runs_a, runs_b: one

@@ -172,7 +172,7 @@ class Summary:
         ] * ("(finding" in said or "within noise" in said)
         legend += [
             "*beyond* or *within seed noise*: the rule's seed half alone, for a figure not resampled over examples "
-            "here (a dev curve's last two evaluations, a calibration error)"
+            "(a dev curve's last two evaluations, which keep no per-example results)"
         ] * ("seed noise" in said)
         legend = "\n\n" + "; ".join(legend) + "." if legend else ""
         self.handles[0].update(Markdown(f"{SUMMARY}\n\n" + "\n".join(f"- {t}" for t in takeaways) + legend))
