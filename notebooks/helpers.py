@@ -89,9 +89,14 @@ def replays(exp) -> str:
         return f"all {runs} trained in this render" + ("" if exp.cache else " (no run cache)")
     when = sorted({r["trained"]["at"][:10] for r in exp.replayed})
     where = sorted({r["trained"]["machine"] for r in exp.replayed})
+    folder = Path(exp.cache.folder).resolve()
+    # a cache outside this checkout (RUN_CACHE, or another worktree's models/runs) is named by what it is, not by a
+    # path that only means something on the machine that rendered the report
+    shown = (os.path.relpath(folder, PROJECT_ROOT.resolve()) if folder.is_relative_to(PROJECT_ROOT.resolve())
+             else "models/runs" if folder.parts[-2:] == ("models", "runs") else "RUN_CACHE")  # fmt: skip
     return (
         f"{runs - len(exp.replayed)} trained in this render, {len(exp.replayed)} replayed from the run cache "
-        f"(`{os.path.relpath(exp.cache.folder, PROJECT_ROOT)}/`: the same code, rows and settings, trained "
+        f"(`{shown}/`: the same code, rows and settings, trained "
         f"{' to '.join(dict.fromkeys([when[0], when[-1]]))} on {'; '.join(where)}; their figures, times included, "
         "are those runs')"
     )
