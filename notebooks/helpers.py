@@ -81,6 +81,35 @@ def run_cache():
     return RunCache(Path(where) if where else MODELS_DIR / "runs")
 
 
+def remembered(what: str, key, compute):
+    """A measurement kept beside the run cache (its values/ folder), keyed by `what`, `key`, the package's code and
+    the machine: a render that replays cached runs also replays the measurements that sized them (notebook 03 times
+    a training step to set mpnet's steps; timed afresh, a replayed render would size, and train, another run). The
+    quick profile, and RUN_CACHE=off, measure afresh."""
+    import hashlib
+    import json
+
+    from mtl.cache import package_digest, where
+
+    cache = run_cache()
+    if cache is None:
+        return compute()
+    ident = json.dumps(
+        [what, key, package_digest(), where(torch.device("cuda" if torch.cuda.is_available() else "cpu"))],
+        sort_keys=True,
+        default=str,
+    )
+    path = cache.folder / "values" / f"{hashlib.sha256(ident.encode()).hexdigest()[:32]}.json"
+    if path.exists():
+        return json.loads(path.read_text())["value"]
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".tmp")
+    staging.write_text(json.dumps({"what": what, "key": key, "value": value}, default=str))
+    staging.replace(path)  # whole or not at all
+    return value
+
+
 def replays(exp) -> str:
     """How many of an Experiments' training runs this render trained, and how many it replayed from the run cache,
     with when and where those were trained: the figures of a replayed run are its original run's."""
@@ -89,9 +118,14 @@ def replays(exp) -> str:
         return f"all {runs} trained in this render" + ("" if exp.cache else " (no run cache)")
     when = sorted({r["trained"]["at"][:10] for r in exp.replayed})
     where = sorted({r["trained"]["machine"] for r in exp.replayed})
+    folder = Path(exp.cache.folder).resolve()
+    # a cache outside this checkout (RUN_CACHE, or another worktree's models/runs) is named by what it is, not by a
+    # path that only means something on the machine that rendered the report
+    shown = (os.path.relpath(folder, PROJECT_ROOT.resolve()) if folder.is_relative_to(PROJECT_ROOT.resolve())
+             else "models/runs" if folder.parts[-2:] == ("models", "runs") else "RUN_CACHE")  # fmt: skip
     return (
         f"{runs - len(exp.replayed)} trained in this render, {len(exp.replayed)} replayed from the run cache "
-        f"(`{os.path.relpath(exp.cache.folder, PROJECT_ROOT)}/`: the same code, rows and settings, trained "
+        f"(`{shown}/`: the same code, rows and settings, trained "
         f"{' to '.join(dict.fromkeys([when[0], when[-1]]))} on {'; '.join(where)}; their figures, times included, "
         "are those runs')"
     )
