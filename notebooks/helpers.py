@@ -81,6 +81,35 @@ def run_cache():
     return RunCache(Path(where) if where else MODELS_DIR / "runs")
 
 
+def remembered(what: str, key, compute):
+    """A measurement kept beside the run cache (its values/ folder), keyed by `what`, `key`, the package's code and
+    the machine: a render that replays cached runs also replays the measurements that sized them (notebook 03 times
+    a training step to set mpnet's steps; timed afresh, a replayed render would size, and train, another run). The
+    quick profile, and RUN_CACHE=off, measure afresh."""
+    import hashlib
+    import json
+
+    from mtl.cache import package_digest, where
+
+    cache = run_cache()
+    if cache is None:
+        return compute()
+    ident = json.dumps(
+        [what, key, package_digest(), where(torch.device("cuda" if torch.cuda.is_available() else "cpu"))],
+        sort_keys=True,
+        default=str,
+    )
+    path = cache.folder / "values" / f"{hashlib.sha256(ident.encode()).hexdigest()[:32]}.json"
+    if path.exists():
+        return json.loads(path.read_text())["value"]
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".tmp")
+    staging.write_text(json.dumps({"what": what, "key": key, "value": value}, default=str))
+    staging.replace(path)  # whole or not at all
+    return value
+
+
 def replays(exp) -> str:
     """How many of an Experiments' training runs this render trained, and how many it replayed from the run cache,
     with when and where those were trained: the figures of a replayed run are its original run's."""

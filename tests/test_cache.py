@@ -3,8 +3,10 @@ without training, and any change to what decides its figures (steps, rows, the m
 decoding, the package's code) trains it afresh; an entry is written whole."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import mtl
@@ -75,3 +77,26 @@ def test_the_code_digest_ignores_comments_and_docstrings_and_nothing_else():
     assert code_of(source) != code_of("def f(x):\n    return 3 * x\n")
     assert code_of('def f():\n    """Only a docstring."""\n') == code_of("def f():\n    pass\n")
     assert code_of('x = "a string statement"\n') != code_of("x = 1\n")  # a string value is code
+
+
+def test_a_remembered_measurement_is_computed_once_per_key_code_and_machine(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "notebooks"))
+    import helpers
+
+    monkeypatch.setattr(helpers, "PROFILE", "full")
+    monkeypatch.setenv("RUN_CACHE", str(tmp_path))
+    calls = []
+
+    def measure():
+        calls.append(1)
+        return {"step": 0.3 * len(calls)}
+
+    first = helpers.remembered("step time", ["MiniLM", 60], measure)
+    assert helpers.remembered("step time", ["MiniLM", 60], measure) == first == {"step": 0.3}  # replayed
+    assert helpers.remembered("step time", ["mpnet", 60], measure) == {"step": 0.6}  # another key: measured
+    monkeypatch.setattr(mtl.cache, "package_digest", lambda: "another version of mtl/")
+    assert helpers.remembered("step time", ["MiniLM", 60], measure) == {"step": pytest.approx(0.9)}  # other code
+    assert len(calls) == 3 and len(list((tmp_path / "values").glob("*.json"))) == 3
+    monkeypatch.setenv("RUN_CACHE", "off")
+    helpers.remembered("step time", ["MiniLM", 60], measure)
+    assert len(calls) == 4  # no cache: measured afresh

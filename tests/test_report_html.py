@@ -143,7 +143,8 @@ def test_every_figure_is_numbered_with_a_caption_and_alt_text(notebook):
 
 
 DICT_DUMP = re.compile(r"\{'[^']*': |\{\"[^\"]*\": ")
-DATACLASS_REPR = re.compile(r"\b[A-Z][A-Za-z]+\((?:[a-z_]+=)")
+# a dataclass's repr, an object's repr with a quoted argument (PosixPath('...')), or Python's default object repr
+DATACLASS_REPR = re.compile(r"\b[A-Z][A-Za-z]+\((?:[a-z_]+=|')|<[\w.]+ object at 0x")
 # A format field that reached the page unfilled, from a string that lost its f prefix: "{fast['ratio']:.1f}", "{n:.2f}"
 UNFILLED = re.compile(r"\{[A-Za-z_]\w*(?:\[[^\]{}]*\]|\.\w+)*(?:![rsa])?:[^{}\s]*\}|\{[A-Za-z_]\w*\[['\"][^{}]*\}")
 
@@ -163,12 +164,13 @@ def test_the_check_sees_a_dict_dump_a_repr_and_an_unfilled_field():
     page.feed(
         "<div class='jp-OutputArea-output'><pre>{'question_type': {'label': 'HUM'}}</pre></div>"
         "<div class='jp-OutputArea-output'><pre>TrainConfig(steps=300, batch_size=32)</pre></div>"
+        "<div class='jp-OutputArea-output'><pre>PosixPath('reports/03_freezing_and_transfer.json')</pre></div>"
         "<div class='jp-OutputArea-output'><pre>batch 32: 762 sentences/s</pre></div>"
         "<div class='jp-OutputArea-output'><p>and {fast['speedup']:.1f}x with the int8 path</p></div>"
         "<div class='jp-OutputArea-output'><p>STS-B test {stsb_test:.2f}</p></div>"
         "<div class='jp-OutputArea-output'><p>a set {1, 2} and \\(\\frac{a}{b}\\), 12:30</p></div>"
     )
-    assert len(dumps(page)) == 4
+    assert len(dumps(page)) == 5
 
 
 def test_the_index_holds_the_headline_table_and_the_reading_order(script):
