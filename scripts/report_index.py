@@ -12,6 +12,7 @@ import html
 import importlib.util
 import json
 import math
+import re
 from pathlib import Path
 
 import mistune
@@ -83,12 +84,16 @@ def takeaways(notebook: nbformat.NotebookNode) -> list[str]:
     return []
 
 
+def first_sentence(text: str) -> str:
+    """A takeaway's first sentence: the answer itself, so that all four reports fit the index's first screen."""
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z*])", text, maxsplit=1)[0]
+
+
 def headline_table(rows: list[dict]) -> str:
     """The headline rows for a reading column: the report as a short link, each goal or target marked met or missed."""
     lines = ["| figure | value | read against | from |", "|---|---:|---|---|"]
     for r in rows:
-        name = f"report {r['report'][:2]}" if r["report"][:2].isdigit() else f"make {r['report']} (JSON)"
-        lines.append(f"| {r['label']} | {r['value']} | {anchored(r)} | [{name}]({r['source'][0]}) |")
+        lines.append(f"| {r['label']} | {r['value']} | {anchored(r)} | [{source(r)}]({r['source'][0]}) |")
     return "\n".join(lines)
 
 
@@ -112,16 +117,35 @@ def notebooks() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
+def source(row: dict) -> str:
+    """Where a headline row comes from, as the table's last column names it."""
+    return f"report {row['report'][:2]}" if row["report"][:2].isdigit() else f"{row['report']}.json"
+
+
 def tally(rows: list[dict]) -> str:
-    """The headline table's goals and targets in one sentence: how many are met, met in some runs, or missed."""
+    """The headline table's goals and targets in one sentence: how many are met, met in some runs, or missed, with
+    the ones not met named, so that a reader learns which from the first screen (the table sits below it)."""
     verdicts = [r["verdict"] for r in rows if r["verdict"]]
     counts = {v: verdicts.count(v) for v in ("met", "met in some runs", "missed") if v in verdicts}
     if not counts:
         return "The headline table below holds no goal or target yet."
     said = ", ".join(f"{n} {v}" for v, n in counts.items())
+    named = []
+    for v in ("missed", "met in some runs"):
+        # rows that differ only after their last comma (batch 32, batch 128) are named once, their endings joined
+        groups: dict[tuple[str, str], list[str]] = {}
+        for r in rows:
+            if r["verdict"] == v:
+                head, _, tail = r["label"].rsplit(": ", 1)[-1].rpartition(", ")
+                groups.setdefault((head, source(r)), []).append(tail)
+        if groups:
+            named.append(f"{v}: " + "; ".join(
+                f"{head + ', ' if head else ''}{' and '.join(tails)} ({where})" for (head, where), tails in groups.items()
+            ))  # fmt: skip
     return (
-        f"Of the {len(verdicts)} goals and targets in the headline table below: {said}; the report behind each "
-        "says why."
+        f"Of the {len(verdicts)} goals and targets in the headline table below: {said}"
+        + "".join(f". {line[0].upper()}{line[1:]}" for line in named)
+        + ". The table names the source of each."
     )
 
 
@@ -139,18 +163,13 @@ def page(reports: Path) -> str:
         "figure comes from code in the report's own run.</p>",
         "<h2>The reports, in reading order, and what each found</h2>",
         f"<p>{tally(headline(rows))}</p>",
-        "<p class='meta'>How to read the takeaways: <em>(finding)</em> marks a difference bigger than its noise, both "
-        "the spread between seeds and a resampling of the evaluation examples; <em>(within noise)</em> one that is "
-        "not, which is not the same as no effect. Choices are made on dev splits; test is scored once per final "
-        "configuration. A <a href='#profiles'>full profile</a> run scores every evaluation row with every variant and "
-        "seed the report describes.</p>",
         "<ol class='reading'>",
     ]
     for notebook_path in notebooks():
         stem, notebook = notebook_path.stem, nbformat.read(notebook_path, as_version=4)
         figures = reports / f"{stem}.json"
         profile = json.loads(figures.read_text())["settings"]["profile"] if figures.exists() else "not run"
-        answer = takeaways(notebook)[:TAKEAWAYS]
+        answer = [first_sentence(line) for line in takeaways(notebook)[:TAKEAWAYS]]
         found = "<ul>" + "".join(f"<li>{inline(line)}</li>" for line in answer) + "</ul>"
         parts.append(
             f"<li><a href='{stem}.html'><strong>{html.escape(title(notebook))}</strong></a> "
@@ -160,6 +179,11 @@ def page(reports: Path) -> str:
         )
     parts += [
         "</ol>",
+        "<p class='meta'>How to read the takeaways: <em>(finding)</em> marks a difference bigger than its noise, both "
+        "the spread between seeds and a resampling of the evaluation examples; <em>(within noise)</em> one that is "
+        "not, which is not the same as no effect. Choices are made on dev splits; test is scored once per final "
+        "configuration. A <a href='#profiles'>full profile</a> run scores every evaluation row with every variant and "
+        "seed the report describes.</p>",
         f"<p class='meta'>Minutes to read: the words of a report's prose, tables and printed outputs at "
         f"{WORDS_PER_MINUTE} a minute; its code is folded and not counted.</p>",
         "<h2>Headline figures</h2>",

@@ -197,11 +197,20 @@ def test_the_index_lists_each_reports_answer_in_words(script):
             assert re.sub(r"\*\*|`", "", bullets[0])[:60] in text, path.name
 
 
-def test_the_index_counts_the_goals_met_and_missed(script):
+def test_the_index_counts_the_goals_met_and_missed_and_names_those_not_met(script):
     tally = script("report_index").tally
-    rows = [{"verdict": v} for v in ("met", "missed", None, "met", "met in some runs")]
+    rows = [
+        {"verdict": "met", "label": "joint model: TREC-6 test accuracy", "report": "04_training_loop"},
+        {"verdict": "missed", "label": "joint model: SST-2 dev (GLUE) accuracy", "report": "04_training_loop"},
+        {"verdict": None, "label": "probe", "report": "02_multitask_heads"},
+        {"verdict": "missed", "label": "joint model: CoNLL-2003 test entity F1", "report": "04_training_loop"},
+        {"verdict": "met in some runs", "label": "speed-up, int8, batch 32", "report": "benchmark"},
+        {"verdict": "met in some runs", "label": "speed-up, int8, batch 128", "report": "benchmark"},
+        {"verdict": "met", "label": "largest difference", "report": "01_sentence_encoder"},
+    ]
     assert tally(rows) == (
-        "Of the 4 goals and targets in the headline table below: 2 met, 1 met in some runs, 1 missed; the report "
-        "behind each says why."
+        "Of the 6 goals and targets in the headline table below: 2 met, 2 met in some runs, 2 missed. Missed: SST-2 "
+        "dev (GLUE) accuracy and CoNLL-2003 test entity F1 (report 04). Met in some runs: speed-up, int8, batch 32 "
+        "and batch 128 (benchmark.json). The table names the source of each."
     )
     assert tally([{"verdict": None}]) == "The headline table below holds no goal or target yet."
