@@ -3,7 +3,8 @@
 #               (fetching all-mpnet-base-v2 first, as make mpnet does, for notebook 03's choice of pretrained model)
 #               (REPORT_PROFILE=quick make reports: small subsets, everything written under build/quick/, so the
 #               committed notebooks, reports and README stay as they are)
-#               (notebook 03 replays the training runs a previous render left in models/runs/; RUN_CACHE=off: none)
+#               (notebooks 03 and 04 replay the training runs a previous render left in models/runs/; RUN_CACHE=off:
+#               none)
 # make bench    speed against sentence-transformers as a user installs it (its torch, ONNX and OpenVINO backends, in
 #               their own virtualenv .venv-peers, built from requirements-peers.txt), and training speed; one table,
 #               reports/benchmark.json (BENCH_ARGS="--runs 3" for more complete runs)
