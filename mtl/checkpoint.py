@@ -26,6 +26,9 @@ from mtl.prediction import evaluate
 from mtl.runtime import kill_point
 from mtl.tasks import REGISTRY, Task
 
+# history["mixed_precision"] -> the autocast dtype it names (None: fp32)
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
 
 @dataclass
 class Run:
@@ -108,6 +111,13 @@ def load_run(model: MultiTaskModel, run: Run, path: Path) -> dict:
         MultiTaskModel.load(path, tasks=list(model.tasks.values()), device=model.encoder.device).state_dict()
     )
     state = torch.load(path / "trainer_state.pt", weights_only=True)  # tensors and plain containers only: no code runs
+    # the run goes on in the precision it started in: "auto" is timed at each launch (cpu_bf16_is_faster), and a busy
+    # machine can time bf16 products slower than fp32 ones where the same machine idle timed them faster; a resumed
+    # run that switched would no longer end at the uninterrupted run's weights
+    started_in = state["history"].get("mixed_precision")
+    if started_in in PRECISIONS:
+        run.dtype = PRECISIONS[started_in]
+        run.scaler = torch.amp.GradScaler(model.encoder.device.type, enabled=run.dtype == torch.float16)
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
     run.scaler.load_state_dict(state["scaler"])

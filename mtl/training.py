@@ -172,6 +172,13 @@ def train(
     run.teachers = {task: _teacher(model, task, teacher) for task, teacher in (teachers or {}).items()}
     checkpoints = Path(config.checkpoint_dir) if config.checkpoint_dir else None
     first_step = resume_run(model, run, checkpoints) if resume else 0
+    explicit = resume and config.mixed_precision != "auto"
+    if explicit and autocast_dtype(config.mixed_precision, model.encoder.device) != run.dtype:
+        raise ValueError(
+            f"{checkpoints / 'last'} was trained in {run.history['mixed_precision']}, and a resumed run goes on in the "
+            f"precision it started in: resume with mixed_precision 'auto' or the one it started with, not "
+            f"{config.mixed_precision!r}"
+        )
     train_mode(model)
     started = time.perf_counter() - run.history["seconds"]
     bar = progress(

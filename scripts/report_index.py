@@ -139,12 +139,12 @@ def tally(rows: list[dict]) -> str:
                 head, _, tail = r["label"].rsplit(": ", 1)[-1].rpartition(", ")
                 groups.setdefault((head, source(r)), []).append(tail)
         if groups:
-            named.append(f"{v}: " + "; ".join(
+            named.append(f"{v.capitalize()}: " + "; ".join(
                 f"{head + ', ' if head else ''}{' and '.join(tails)} ({where})" for (head, where), tails in groups.items()
             ))  # fmt: skip
     return (
         f"Of the {len(verdicts)} goals and targets in the headline table below: {said}"
-        + "".join(f". {line[0].upper()}{line[1:]}" for line in named)
+        + "".join(f". {line}" for line in named)
         + ". The table names the source of each."
     )
 

@@ -249,6 +249,30 @@ def test_resume_continues_where_it_stopped(tmp_path, precision, killed_between_r
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
 
 
+def test_a_resumed_run_goes_on_in_the_precision_it_started_in(tmp_path, monkeypatch):
+    """ "auto" is timed at each launch; a resume on a machine now too busy to time bf16 faster still trains in bf16,
+    and ends at the uninterrupted run's weights. Asking for another precision explicitly is refused by name."""
+    checkpointed = config(mixed_precision="auto", checkpoint_dir=str(tmp_path))
+    monkeypatch.setattr(training, "cpu_bf16_is_faster", lambda: True)
+    straight = fresh_model()
+    expected = mtl.train(straight, TINY, config(mixed_precision="auto"), dev_data=TINY)
+    assert expected["mixed_precision"] == "bfloat16"
+    interrupted = fresh_model()
+    hook = interrupt_at(interrupted, call=7, error=KeyboardInterrupt())  # last/ was saved at step 4
+    with pytest.raises(KeyboardInterrupt):
+        mtl.train(interrupted, TINY, checkpointed, dev_data=TINY)
+    hook.remove()
+
+    monkeypatch.setattr(training, "cpu_bf16_is_faster", lambda: False)  # the relaunch times fp32 as faster
+    with pytest.raises(ValueError, match=r"was trained in bfloat16, and a resumed run goes on in the precision"):
+        mtl.train(fresh_model(), TINY, config(mixed_precision="no", checkpoint_dir=str(tmp_path)), TINY, resume=True)
+    resumed = fresh_model()
+    history = mtl.train(resumed, TINY, checkpointed, dev_data=TINY, resume=True)
+    assert history["mixed_precision"] == "bfloat16"
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
+
+
 def test_processes_that_restored_different_runs_stop_before_training(tmp_path, monkeypatch):
     """Resumed processes compare what they restored before any step, and stop naming each one's account if they differ
     (here process 1 pretends to have read a later checkpoint), rather than meeting at mismatched all-reduces."""
