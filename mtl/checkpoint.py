@@ -26,9 +26,6 @@ from mtl.prediction import evaluate
 from mtl.runtime import kill_point
 from mtl.tasks import REGISTRY, Task
 
-# history["mixed_precision"] -> the autocast dtype it names (None: fp32)
-PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
 
 @dataclass
 class Run:
@@ -114,9 +111,9 @@ def load_run(model: MultiTaskModel, run: Run, path: Path) -> dict:
     # the run goes on in the precision it started in: "auto" is timed at each launch (cpu_bf16_is_faster), and a busy
     # machine can time bf16 products slower than fp32 ones where the same machine idle timed them faster; a resumed
     # run that switched would no longer end at the uninterrupted run's weights
-    started_in = state["history"].get("mixed_precision")
-    if started_in in PRECISIONS:
-        run.dtype = PRECISIONS[started_in]
+    started_in = state["history"].get("mixed_precision")  # a torch dtype's name, as start_run records it
+    if started_in:
+        run.dtype = None if started_in == "float32" else getattr(torch, started_in)
         run.scaler = torch.amp.GradScaler(model.encoder.device.type, enabled=run.dtype == torch.float16)
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
