@@ -195,11 +195,15 @@ class Summary:
             for text in ("*The summary appears here once the notebook has run to its end.*", "", "")
         ]
 
-    def show(self, takeaways: list[str], rows: list[dict], figure=None) -> None:
-        """takeaways: 3-5 sentences in plain words; rows: the report's declared rows (`row`), shown as a table."""
+    def show(self, takeaways: list, rows: list[dict], figure=None) -> None:
+        """takeaways: 3-5 sentences in plain words, each a string or a pair (the sentence, its figures and caveats:
+        folded under the bullets, one click away); rows: the report's declared rows (`row`), shown as a table."""
         from IPython.display import Markdown
 
-        said = " ".join(takeaways)
+        pairs = [(t, "") if isinstance(t, str) else t for t in takeaways]
+        takeaways = [short for short, _ in pairs]
+        details = [more for _, more in pairs if more]
+        said = " ".join(takeaways + details)
         legend = [  # the verdict words the takeaways use, defined where a reader first meets them
             "*(finding)*: a difference larger than its noise by the project's one rule (`mtl.figures`); *(within "
             "noise)*: one the rule cannot tell from noise, which is not the same as no effect"
@@ -209,7 +213,10 @@ class Summary:
             "(a dev curve's last two evaluations, which keep no per-example results)"
         ] * ("seed noise" in said)
         legend = "\n\n" + "; ".join(legend) + "." if legend else ""
-        self.handles[0].update(Markdown(f"{SUMMARY}\n\n" + "\n".join(f"- {t}" for t in takeaways) + legend))
+        folded = folded_markdown("\n".join(f"- {t}" for t in details), "Each takeaway's figures and caveats")
+        self.handles[0].update(
+            Markdown(f"{SUMMARY}\n\n" + "\n".join(f"- {t}" for t in takeaways) + legend + (folded if details else ""))
+        )
         lines = ["| figure | value | split | read against |", "|---|---:|---|---|"]
         lines += [f"| {r['figure']} | {r['value']} | {r['split'] or '-'} | {r['anchor']} |" for r in rows]
         self.handles[1].update(Markdown("\n".join(lines)))
@@ -219,6 +226,20 @@ class Summary:
     def update(self, text) -> None:
         """The answer as one block of text, for a notebook that does not yet call `show`."""
         self.handles[0].update(text)
+
+
+def folded_markdown(text: str, label: str = "In detail") -> str:
+    """Markdown for text one click away: the report's reading column keeps the sentences that answer, and the figures
+    and caveats behind them stay a click from where they belong (a `<details>` block, which Jupyter and the HTML
+    reports both fold)."""
+    return f'\n\n<details class="more"><summary>{label}</summary>\n\n{text}\n\n</details>'
+
+
+def said(text: str, more: str = "", label: str = "In detail") -> None:
+    """Generated prose: `text` shown, `more` (its figures and caveats) folded under it."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text + (folded_markdown(more, label) if more else "")))
 
 
 def summary() -> Summary:

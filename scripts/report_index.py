@@ -27,7 +27,8 @@ _spec.loader.exec_module(_helpers)
 PROFILES, SUMMARY = _helpers.PROFILES, _helpers.SUMMARY
 
 MARKDOWN = mistune.create_markdown(plugins=["table"])
-WORDS_PER_MINUTE = 200  # prose, tables and printed outputs; folded code is not counted
+WORDS_PER_MINUTE = 200  # prose, tables and printed outputs; folded code and folded prose are not counted
+FOLDED = re.compile(r"<details\b.*?</details>", re.S)  # what a reader opens only on a click
 TAKEAWAYS = 1  # the first of each report's "In short" bullets, its main answer: all four fit one screen
 FIGURE_FROM = "02_multitask_heads"  # the report whose first figure the index shows: the walkthrough in one picture
 STYLE = """
@@ -45,7 +46,8 @@ figcaption { font-size: 0.85rem; color: #333; }
 
 
 def visible_text(notebook: nbformat.NotebookNode) -> str:
-    """What a reader of the HTML report reads: markdown cells and every text output; code inputs are folded."""
+    """What a reader of the HTML report reads: markdown cells and every text output, less what is folded (code
+    inputs, and the <details> blocks that keep figures and caveats one click away)."""
     parts = []
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
@@ -53,7 +55,7 @@ def visible_text(notebook: nbformat.NotebookNode) -> str:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             parts.append(output.get("text", "") or data.get("text/markdown", "") or "")
-    return "\n".join(parts)
+    return FOLDED.sub("", "\n".join(parts))
 
 
 def minutes_to_read(notebook: nbformat.NotebookNode) -> int:
@@ -185,7 +187,7 @@ def page(reports: Path) -> str:
         "configuration. A <a href='#profiles'>full profile</a> run scores every evaluation row with every variant and "
         "seed the report describes.</p>",
         f"<p class='meta'>Minutes to read: the words of a report's prose, tables and printed outputs at "
-        f"{WORDS_PER_MINUTE} a minute; its code is folded and not counted.</p>",
+        f"{WORDS_PER_MINUTE} a minute; its code, and the detail folded under its sentences, are not counted.</p>",
         "<h2>Headline figures</h2>",
         MARKDOWN(headline_table(headline(rows))),
         "<p class='meta'>Every figure with the split it comes from: <a href='RESULTS.html'>RESULTS.html</a> "

@@ -236,6 +236,10 @@ def test_a_machine_is_named_in_a_few_words_and_the_verdict_words_are_defined_und
     assert "*(finding)*:" in shown[0] and "*beyond* or *within seed noise*:" in shown[0]
     answer.show(["plain words, no verdict"], [])
     assert shown[2] == f"{helpers.SUMMARY}\n\n- plain words, no verdict"  # no legend where no verdict word is used
+    answer.show([("the answer", "its figures, +1.0 (finding)"), "a second answer"], [])
+    short, folded = shown[4].split('<details class="more">')
+    assert short.startswith(f"{helpers.SUMMARY}\n\n- the answer\n- a second answer\n\n*(finding)*:")
+    assert "\n\n- its figures, +1.0 (finding)\n\n</details>" in folded  # the caveats one click away, as a list
 
 
 def test_the_closing_section_says_which_training_runs_were_replayed_from_the_run_cache(monkeypatch, tmp_path):

@@ -187,6 +187,23 @@ def test_the_index_holds_the_headline_table_and_the_reading_order(script):
     assert (ROOT / "reports" / "RESULTS.html").exists()
 
 
+def test_minutes_to_read_count_what_is_shown_not_what_is_folded(script):
+    report_index = script("report_index")
+    shown = "The answer in twelve words, said plainly, with one figure: 96.0 here."
+    folded = '\n\n<details class="more"><summary>In detail</summary>\n\n' + "caveat " * 500 + "\n\n</details>"
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(shown + folded),
+            nbformat.v4.new_code_cell(
+                "helpers.said(...)",
+                outputs=[nbformat.v4.new_output("display_data", data={"text/markdown": shown + folded})],
+            ),
+        ]
+    )
+    assert report_index.visible_text(notebook).split() == (shown + "\n" + shown).split()
+    assert report_index.minutes_to_read(notebook) == 1  # 500 folded words would make it 3
+
+
 def test_the_index_lists_each_reports_answer_in_words(script):
     """Each report's entry on the index carries the first takeaway of its "In short" summary, as its outputs say it."""
     report_index = script("report_index")
