@@ -76,13 +76,14 @@ def opening(notebook: nbformat.NotebookNode) -> str:
 
 
 def takeaways(notebook: nbformat.NotebookNode) -> list[str]:
-    """The report's answer in words: the bullets of its "In short" summary, as this run's outputs wrote them."""
+    """The report's answer in words: the bullets of its "In short" summary, as this run's outputs wrote them (not
+    the detail folded under them)."""
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             text = output.get("data", {}).get("text/markdown", "")
             text = "".join(text) if isinstance(text, list) else text
             if text.startswith(SUMMARY):
-                return [line[2:] for line in text.splitlines() if line.startswith("- ")]
+                return [line[2:] for line in FOLDED.sub("", text).splitlines() if line.startswith("- ")]
     return []
 
 

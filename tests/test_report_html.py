@@ -202,6 +202,10 @@ def test_minutes_to_read_count_what_is_shown_not_what_is_folded(script):
     )
     assert report_index.visible_text(notebook).split() == (shown + "\n" + shown).split()
     assert report_index.minutes_to_read(notebook) == 1  # 500 folded words would make it 3
+    notebook.cells[1].outputs[0].data["text/markdown"] = f"{report_index.SUMMARY}\n\n- the answer" + folded.replace(
+        "caveat ", "- caveat\n", 2
+    )
+    assert report_index.takeaways(notebook) == ["the answer"]  # the bullets shown, not those folded under them
 
 
 def test_the_index_lists_each_reports_answer_in_words(script):
