@@ -131,9 +131,10 @@ def replays(exp) -> str:
     )
 
 
-def how_this_was_run(exp=None):
+def how_this_was_run(exp=None, rows: str | None = None):
     """The closing section of a report: the data, profile, software and machine that produced its figures, as a table;
-    with the notebook's Experiments, also which of its training runs were replayed from the run cache."""
+    with the notebook's Experiments, also which of its training runs were replayed from the run cache. rows: what the
+    full profile scores, where that is not every row of each evaluation split."""
     from mtl.runtime import machine
 
     where = os.path.relpath(data_dir(), PROJECT_ROOT)
@@ -141,7 +142,13 @@ def how_this_was_run(exp=None):
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
     return table(
         [
-            ["profile", f"{PROFILE}: {PROFILES[PROFILE]}"],
+            [
+                "profile",
+                f"{PROFILE}: {PROFILES[PROFILE]}"
+                if not (rows and PROFILE == "full")
+                else f"full: {rows}; every variant, seed and training budget the notebook measures: the committed "
+                "reports",
+            ],
             ["data", f"`{where}/` (the repository's datasets unless DATA_DIR names another copy)"],
             ["software", ", ".join(f"{p} {v}" for p, v in versions().items())],
             ["machine", f"{cpu['cpu']}, {cpu['cores']} cores, {torch.get_num_threads()} torch threads, {device}"],

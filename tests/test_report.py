@@ -405,3 +405,29 @@ def test_no_committed_figure_names_a_path_of_the_machine_that_made_it(path):
     """A user's checkout has no path of the machine that rendered it: paths in the figures are relative, or named
     by their setting."""
     assert [s for s in strings(json.loads(path.read_text())) if Path(s).is_absolute()] == []
+
+
+def test_report_04_words_each_rate_comparison_alone_against_jointly_by_its_flags():
+    """multi_task_and_rates.alone_vs_jointly says "cannot tell" exactly where both comparisons are within noise, and
+    otherwise whether the verdicts (and, for findings, the signs) agree."""
+    figures = committed("04_training_loop")
+    words = figures["multi_task_and_rates"]["alone_vs_jointly"]
+    assert words and set(words) == set(figures["multi_task_and_rates"]["tasks"])
+    for task, said in words.items():
+        alone = figures["multi_task_and_rates"]["alone_candidate_minus_reference"][task]
+        jointly = figures["rates"]["candidate_minus_reference"][task]
+        if not (alone["finding"] or jointly["finding"]):
+            assert said == "within noise in both: cannot tell"
+        else:
+            agree = alone["finding"] == jointly["finding"] and (
+                not alone["finding"] or alone["difference"] * jointly["difference"] > 0
+            )
+            assert said == ("the same verdict" if agree else "a different verdict")
+
+
+def test_report_04_gives_the_rows_each_probe_was_fitted_on():
+    figures = committed("04_training_loop")
+    for task, entry in figures["tasks"].items():
+        size = figures["settings"]["train_sizes"][task]
+        assert 0 < entry["linear_probe_rows"] <= size
+    assert figures["tasks"]["ner"]["linear_probe_rows"] < figures["settings"]["train_sizes"]["ner"]  # PROBE_ROWS
