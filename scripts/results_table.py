@@ -78,7 +78,7 @@ HEADLINE = {  # the README's rows, by report: at most a dozen, each read against
     "02_multitask_heads": ["predict time, all tasks vs one task (one model)"],
     "03_freezing_and_transfer": [FINE_TUNED_03],
     "04_training_loop": [f"joint model, mean ± std over 3 seeds: {entry.display}" for entry in REGISTRY.values()]
-    + ["encoder rates chosen on dev (top rate, layer decay)", "steps per training run (the long budget)"],
+    + ["encoder rates chosen on dev (top rate, layer decay)", "steps per joint training run (the long budget)"],
     "benchmark": [
         f"encode speed-up over the fastest sentence-transformers peer of equal quality, int8 fast path, batch {b}"
         for b in (32, 128)
