@@ -21,9 +21,9 @@ __all__ = ["PROFILE", "MODELS_DIR", "banner", "best_time", "interleaved_best_tim
 __all__ += ["check", "describe", "rounded", "row", "seed_everything", "summary", "write_report"]
 __all__ += ["PROFILES", "how_this_was_run", "run_cache", "span", "table"]
 
+FULL_SCOPE = "every variant, seed and training budget the notebook measures: the committed reports"
 PROFILES = {  # what a report's profile means, for the closing section of each report and for reports/index.html
-    "full": "every row of each evaluation split, every variant, seed and training budget the notebook measures: the "
-    "committed reports",
+    "full": f"every row of each evaluation split, {FULL_SCOPE}",
     "quick": "a few dozen to a few hundred rows per split and runs of a few steps, to check that the notebooks run "
     "(CI, `REPORT_PROFILE=quick make reports` into build/quick/); its figures are not results",
 }
@@ -144,10 +144,7 @@ def how_this_was_run(exp=None, rows: str | None = None):
         [
             [
                 "profile",
-                f"{PROFILE}: {PROFILES[PROFILE]}"
-                if not (rows and PROFILE == "full")
-                else f"full: {rows}; every variant, seed and training budget the notebook measures: the committed "
-                "reports",
+                f"full: {rows}; {FULL_SCOPE}" if rows and PROFILE == "full" else f"{PROFILE}: {PROFILES[PROFILE]}",
             ],
             ["data", f"`{where}/` (the repository's datasets unless DATA_DIR names another copy)"],
             ["software", ", ".join(f"{p} {v}" for p, v in versions().items())],
