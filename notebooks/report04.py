@@ -204,8 +204,8 @@ class Final:
                 else "no measured factor accounts for it"
             )
         alone_words = (
-            f"the task trained alone would {'also fall short' if alone < target else 'reach the target'} "
-            f"(about {alone:.1f}, an estimate)"
+            f"the task trained alone would {'also fall short' if alone < target else 'reach the target'}, "
+            f"at an estimated {alone:.1f}"
         )
         if c["finding"] and c["difference"] < 0:
             cause = f"sharing the encoder costs it {worded(c, 1)}"
