@@ -1,0 +1,67 @@
+"""notebooks/report04.py: the sentences report 04 writes about its final models follow the figures they are given."""
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
+import report04  # noqa: E402
+
+
+def comparison(difference, noise, seed_noise, interval, finding=False):
+    return {"difference": difference, "noise": noise, "seed_noise": seed_noise, "bootstrap_95": interval,
+            "finding": finding}  # fmt: skip
+
+
+def test_a_difference_is_told_apart_from_a_size_only_by_both_halves_of_the_rule():
+    small = comparison(-0.17, 0.68, 0.66, (-0.6, 0.3))
+    assert report04.told_apart(small, -2.15)  # 1.98 from -2.15, beyond both noises, and the interval excludes it
+    assert not report04.told_apart(small, -0.5)  # inside the interval
+    wide = comparison(-0.73, 2.66, 2.66, (-1.9, 0.5))
+    assert not report04.told_apart(wide, -2.61)  # the interval excludes it, the seed noise does not
+    assert not report04.told_apart(comparison(-0.17, 0.68, 0.66, None), -2.15)  # no bootstrap: cannot tell apart
+
+
+def final(dev, test, alone_dev, sharing, steps=827, rows=14041, task="ner"):
+    flat = comparison(0.3, 0.68, 0.68, None)
+    exp = SimpleNamespace(
+        arms={"final": {"scores": {task: {"mean": dev}}, "steps": {task: [steps] * 3}},
+              "alone": {"scores": {task: {"mean": alone_dev}}}},
+        last_two=lambda label: {task: flat},
+        pooled_std={task: 0.34},
+    )  # fmt: skip
+    return report04.Final(
+        exp, "final", "final", {task: "alone"}, {task: {"mean": test, "std": 0.4, "values": [test] * 3}},
+        {task: 3453}, {task: sharing}, 3000, 32, {task: rows}, {}, ["ner"], uncased=False,
+    )  # fmt: skip
+
+
+def test_a_miss_on_test_only_is_said_so_and_a_ruled_out_sharing_cost_is_not_blamed():
+    said = final(90.82, 85.85, 90.99, comparison(-0.17, 0.68, 0.66, (-0.6, 0.3))).verdict("ner")
+    assert "short on test only" in said and "90.82, above the target, and 4.97 less on test" in said
+    assert "is ruled out as its cause" in said and "an estimated 86.0" in said  # 90.99 - 4.97
+
+
+def test_a_miss_on_dev_too_names_the_budget_and_a_sharing_cost_within_noise_is_not_ruled_out():
+    f = final(85.2, 87.39, 85.93, comparison(-0.73, 2.66, 2.66, (-1.9, 0.5)), steps=1660, rows=55359,
+              task="sentiment")  # fmt: skip
+    said = f.verdict("sentiment")
+    assert "short on the dev split as well (85.20 there)" in said
+    assert "not ruled out as its cause" in said and "±2.7" in said
+    assert "1.0 epochs" in said  # 1,660 updates of 32 rows over 55,359 rows
+    assert f.missed() == ["sentiment"] and not f.met("sentiment")
+
+
+def test_a_measured_sharing_cost_is_named_as_one():
+    said = final(86.0, 85.0, 89.0, comparison(-3.0, 1.0, 0.8, (-4.0, -2.0), finding=True)).verdict("ner")
+    assert "sharing the encoder costs it -3.0 (finding)" in said
+
+
+@pytest.mark.parametrize("mean, words", [(96.53, "met by its mean, 0.03 above"), (97.5, "met"), (95.0, "missed")])
+def test_a_target_within_one_seed_std_is_met_or_missed_only_by_its_mean(mean, words):
+    f = final(90.0, mean, 90.0, comparison(0.0, 1.0, 1.0, (-1.0, 1.0)), task="question_type")
+    f.test["question_type"].update(std=0.46, values=[96.0, 96.6, 97.0])
+    f.test_rows["question_type"] = 500
+    assert f.met_words("question_type").startswith(words)
