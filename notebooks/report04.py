@@ -175,8 +175,8 @@ class Final:
         reasons.append(f"published: {PUBLISHED[n][0]:.1f}, {PUBLISHED[n][1]}" if n in PUBLISHED
                        else "no published single-task figure for an encoder of this size was found")  # fmt: skip
         head = (f"- **{REGISTRY[n].display}**, {self.test[n]['mean']:.2f} against {target:.1f}, short by "
-                f"{self.short_by(n):.2f}: ")  # fmt: skip
-        return head + "; ".join(reasons)
+                f"{self.short_by(n):.2f}:")  # fmt: skip
+        return head + "".join(f"\n  - {r[:1].upper() + r[1:]}." for r in reasons)  # one measurement a line
 
     def brief(self, n):
         """A miss's measurements in a few clauses, for the first screen; why_missed gives the rest."""
@@ -235,7 +235,7 @@ class Final:
         missed = self.missed()
         if not missed:
             return "Every target is met."
-        return "Missed, with what was measured about each:\n\n" + ".\n".join(map(self.why_missed, missed)) + "."
+        return "Missed, with what was measured about each:\n\n" + "\n".join(map(self.why_missed, missed))
 
     def figures(self):
         """The JSON's record of each miss: the numbers its sentences quote."""

@@ -27,8 +27,8 @@ def test_a_difference_is_told_apart_from_a_size_only_by_both_halves_of_the_rule(
 def final(dev, test, alone_dev, sharing, steps=827, rows=14041, task="ner"):
     flat = comparison(0.3, 0.68, 0.68, None)
     exp = SimpleNamespace(
-        arms={"final": {"scores": {task: {"mean": dev}}, "steps": {task: [steps] * 3}},
-              "alone": {"scores": {task: {"mean": alone_dev}}}},
+        arms={"final": {"scores": {task: {"mean": dev, "std": 0.3, "n": 3}}, "steps": {task: [steps] * 3}},
+              "alone": {"scores": {task: {"mean": alone_dev, "std": 0.3, "n": 3}}}},
         last_two=lambda label: {task: flat},
         pooled_std={task: 0.34},
     )  # fmt: skip
@@ -74,3 +74,14 @@ def test_a_target_within_one_seed_std_is_met_or_missed_only_by_its_mean(mean, wo
     f.test["question_type"].update(std=0.46, values=[96.0, 96.6, 97.0])
     f.test_rows["question_type"] = 500
     assert f.met_words("question_type").startswith(words)
+
+
+def test_section_7_lists_each_miss_with_one_measurement_a_line():
+    f = final(90.82, 85.85, 90.99, comparison(-0.17, 0.68, 0.66, (-0.6, 0.3)))
+    lines = f.misses().splitlines()
+    assert lines[0] == "Missed, with what was measured about each:" and lines[1] == ""
+    assert lines[2] == "- **CoNLL-2003 test entity F1**, 85.85 against 88.0, short by 2.15:"
+    assert lines[3].startswith("  - The final models score 90.82 on dev") and all(
+        line.startswith("  - ") and line.endswith(".") for line in lines[3:]
+    )
+    assert final(90.0, 90.0, 90.0, comparison(0.0, 1.0, 1.0, (-1.0, 1.0))).misses() == "Every target is met."
