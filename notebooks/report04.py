@@ -63,7 +63,7 @@ class Final:
     same_rows: tuple = ()  # tasks whose dev split here is every row of the dev file, as the long run scores it
     shapes: dict | None = None  # task -> word shapes minus none (reports/training_levers.json), where run
     shapes_settings: dict | None = None  # those runs' settings: steps, dev rows
-    probe_offset: dict | None = None  # task -> the frozen-encoder probe's test score minus its dev score
+    probe: dict | None = None  # task -> the frozen-encoder probe's scores, {"dev": ..., "test": ...}
     converged: bool = False  # whether section 3 shows the budget converged
 
     def __post_init__(self):
@@ -88,19 +88,21 @@ class Final:
         return self.test[n]["mean"] - self.dev(n)
 
     def split_words(self, n, digits=2):
-        """The final models' dev and test scores, and whether the frozen-encoder probe moves the same way between the
-        two splits (then the offset belongs to the splits, not to these models)."""
-        off, probe = self.offset(n), (self.probe_offset or {}).get(n)
+        """The final models' scores on this project's dev split and on the reported split, and whether the
+        frozen-encoder probe moves the same way between the two (then the offset is not peculiar to these models)."""
+        off, probe = self.offset(n), (self.probe or {}).get(n)
         said = (
-            f"the final models score {self.dev(n):.{digits}f} on dev and {abs(off):.{digits}f} "
-            f"{'less' if off < 0 else 'more'} on test"
+            f"the final models score {self.dev(n):.{digits}f} on this project's dev split and {abs(off):.{digits}f} "
+            f"{'less' if off < 0 else 'more'} on the reported split"
         )
         if probe is None:
             return said
-        same = probe * off > 0
+        probe_off = probe["test"] - probe["dev"]
+        same = probe_off * off > 0
         return said + (
-            f"; the frozen-encoder probe moves {'the same way' if same else 'the other way'} "
-            f"({probe:+.{digits}f})" + (", so the offset belongs to the splits" if same else "")
+            f"; the frozen-encoder probe moves {'the same way' if same else 'the other way'} ({probe['dev']:.{digits}f} "
+            f"to {probe['test']:.{digits}f}, {probe_off:+.{digits}f})"
+            + (", so the offset is not peculiar to these models" if same else "")
         )
 
     def alone_at_offset(self, n):  # the task trained alone, its dev score moved by the dev-to-test offset
@@ -178,28 +180,9 @@ class Final:
                 f"{self.short_by(n):.2f}:")  # fmt: skip
         return head + "".join(f"\n  - {r[:1].upper() + r[1:]}." for r in reasons)  # one measurement a line
 
-    def brief(self, n):
-        """A miss's measurements in a few clauses, for the first screen; why_missed gives the rest."""
-        said = [self.split_words(n)]
-        if not (self.sharing[n]["finding"] and self.sharing[n]["difference"] < 0):
-            said.append(
-                f"the task trained alone with the same updates would score about {self.alone_at_offset(n):.1f} on "
-                "test, moved by the same dev-to-test offset, "
-                + ("also short" if self.alone_at_offset(n) < REGISTRY[n].target else "at the target")
-            )
-        said.append(self.sharing_words(n, 1))
-        if self.epochs(n) < 1.5:
-            said.append(f"it saw {self.epochs(n):.1f} epochs of its training rows")
-        if n in self.token_tasks and self.uncased and self.shapes and n in self.shapes:
-            said.append(
-                f"giving its head each word's case, which the uncased tokenizer drops, moved dev F1 "
-                f"{worded(self.shapes[n], 1)} in shorter runs"
-            )
-        return f"{REGISTRY[n].display}, short by {self.short_by(n):.2f}: " + "; ".join(said)
-
     def verdict(self, n):
         """A miss in one sentence, its answer first: whether sharing the encoder explains it, where the dev-to-test
-        offset comes from, and what is left unmeasured (brief and why_missed give the figures). The dev score is not
+        offset comes from, and what is left unmeasured (why_missed gives the figures). The dev score is not
         set against the target: the target is a test figure, and the splits differ for every model."""
         target, c, alone = REGISTRY[n].target, self.sharing[n], self.alone_at_offset(n)
         alone_words = (
@@ -222,10 +205,12 @@ class Final:
             f"a budget shown to be converged ({self.epochs(n):.1f} epochs of its training rows in {self.steps:,d} steps)"
         ]  # fmt: skip
         if n in self.token_tasks and self.uncased:
+            shapes = self.shapes and self.shapes.get(n)
             unmeasured.append(
                 "a cased encoder"
-                + (f" (giving the head each word's case moved dev F1 {worded(self.shapes[n], 1)} in shorter runs)"
-                   if self.shapes and n in self.shapes else "")
+                + (f", though giving the head each word's case moved dev F1 {worded(shapes, 1)} in shorter runs, "
+                   + ("which rules out a gain as large as the miss there" if told_apart(shapes, self.short_by(n))
+                      else "which does not rule out a gain as large as the miss") if shapes else "")
             )  # fmt: skip
         return (f"**{REGISTRY[n].display}**, short by {self.short_by(n):.2f}: {cause}; {self.split_words(n)}"
                 + (f"; not measured: {' or '.join(unmeasured)}" if unmeasured else "") + ".")  # fmt: skip
@@ -243,5 +228,5 @@ class Final:
                     "alone_dev": self.exp.arms[self.alone[n]]["scores"][n]["mean"],
                     "alone_at_offset": round(self.alone_at_offset(n), 2),
                     "sharing_cost_of_the_miss_ruled_out": told_apart(self.sharing[n], -self.short_by(n)),
-                    "probe_test_minus_dev": round((self.probe_offset or {}).get(n, float("nan")), 2)}
+                    "probe": (self.probe or {}).get(n)}
                 for n in self.missed()}  # fmt: skip
