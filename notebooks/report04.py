@@ -105,8 +105,11 @@ class Final:
             + (", so the offset is not peculiar to these models" if same else "")
         )
 
+    def alone_dev(self, n):  # the task trained alone: its dev mean
+        return self.exp.arms[self.alone[n]]["scores"][n]["mean"]
+
     def alone_at_offset(self, n):  # the task trained alone, its dev score moved by the dev-to-test offset
-        return self.exp.arms[self.alone[n]]["scores"][n]["mean"] + self.offset(n)
+        return self.alone_dev(n) + self.offset(n)
 
     def longer_end(self, n):  # the longer run's last dev score minus the final models' dev mean
         return self.long_run["curve"][-1]["dev"][n] - self.dev(n)
@@ -225,7 +228,7 @@ class Final:
     def figures(self):
         """The JSON's record of each miss: the numbers its sentences quote."""
         return {n: {"dev": self.dev(n), "test": self.test[n]["mean"], "test_minus_dev": round(self.offset(n), 2),
-                    "alone_dev": self.exp.arms[self.alone[n]]["scores"][n]["mean"],
+                    "alone_dev": self.alone_dev(n),
                     "alone_at_offset": round(self.alone_at_offset(n), 2),
                     "sharing_cost_of_the_miss_ruled_out": told_apart(self.sharing[n], -self.short_by(n)),
                     "probe": (self.probe or {}).get(n)}
