@@ -7,7 +7,9 @@ accounting of its sentences, and every sentence can be rebuilt from the JSON alo
 import math
 
 from mtl import REGISTRY
-from mtl.experiments import direction, per_task, spread, than, worded
+from mtl.experiments import direction, per_task, spread, than, with_noise, worded
+from mtl.figures import verdict
+from mtl.report import row
 
 PUBLISHED = {"sentiment": 91.5}  # MiniLM-L6xH384 fine-tuned on SST-2 alone, GLUE dev: microsoft/unilm's MiniLM README
 FEW_NOISY = 3.0  # points of seed noise beyond which a last-two check cannot show a run settled
@@ -44,7 +46,7 @@ class Words:
         self.steps = figures["convergence"]["steps"]
         self.choice, self.unfreezing = figures["model_choice"], figures["unfreezing"]
         settings = figures["settings"]
-        self.rows, self.all_rows = settings["sizes"]["train"], settings["all_training_rows"]
+        self.sizes, self.all_rows = settings["sizes"]["train"], settings["all_training_rows"]
         self.chosen, self.pick = self.roles["chosen"], self.choice["pick"]
         self.finals = [k for k in self.test if k not in ("split", "reported")]
         self.routes = self.choice["routes"]  # the other routes measured, minus the tested configuration, on dev
@@ -73,6 +75,38 @@ class Words:
     def missed(self):
         return [n for n in self.tasks if self.test[self.chosen][n]["mean"] < (REGISTRY[n].target or 0)]
 
+    def rows(self):
+        """The report's lines for the README and RESULTS tables (`mtl.report.row`)."""
+        f, roles, choice, unfreezing = self.f, self.roles, self.choice, self.unfreezing
+        head = f["one_head_frozen"]
+        speed, task = choice["encode_sentences_per_s"], head["task"]
+        rate = f"{f['settings']['config']['encoder_lr']:.0e}".replace("e-0", "e-")
+        rows = [row("fine-tuned, configuration chosen on dev, mean ± std over its seeds: TREC-6 test / SST-2 (GLUE "
+                    "dev) accuracy", self.both(self.test[self.chosen]), "{}", "test", "a probe on the frozen encoder",
+                    self.both(self.test[roles["probe"]])),
+                row("pretrained model picked on dev (encode speed first, then training time, unless beaten by the "
+                    "choice rule)", self.names[self.pick], "{}", "dev"),
+                row("what to unfreeze, chosen on dev (which layers: a one-seed "
+                    f"{unfreezing['short_steps']}-step sweep, direction only; its nominee, "
+                    f"{', '.join(unfreezing['nominees'])}, at {self.steps:,d} steps, 3 seeds)",
+                    unfreezing["chosen_words"], "{}", "dev"),
+                row("all-MiniLM-L6-v2's encode speed over all-mpnet-base-v2's, measured in this run",
+                    speed[roles["minilm"]] / speed[roles["mpnet"]], "{:.1f}x", "dev")]  # fmt: skip
+        compared = {f"the reference (encoder rate {rate}) fine-tuned minus probe":
+                        f["backbone_frozen"]["fine-tuned minus probe"],
+                    "mpnet probe minus MiniLM's": choice["probes, mpnet minus MiniLM"],
+                    f"mpnet minus MiniLM, fine-tuned, mpnet for {choice['time_share']:.0%} of the reference's time, "
+                    "evaluations aside": choice["fine-tuned, equal time: mpnet minus MiniLM"],
+                    "Task A head frozen minus left trainable": {
+                        task: head["accuracy"]["frozen minus left trainable"][task]},
+                    f"{task} calibration error, Task A head frozen minus left trainable": {
+                        "": head["calibration_error"]["frozen minus left trainable"]}}  # fmt: skip
+        compared |= {f"fine-tuned minus probe, {k} labels per class": c
+                     for k, c in f["few_labels"]["fine_tuned_minus_probe"].items()}  # fmt: skip
+        return rows + [row(f"{n} dev accuracy, {what}" if n else f"dev {what}", c["difference"], "{:+.2f}", "dev",
+                           verdict(c), f"±{c['noise']:.2f}") for what, comparison in compared.items()
+                       for n, c in comparison.items()]  # fmt: skip
+
     def tested(self):
         """The closing section's words: the test scores, each miss of a target, the published figure."""
         test, chosen, offset = self.test, self.chosen, {}
@@ -88,7 +122,7 @@ class Words:
         more = " ".join([
             f"On {REGISTRY[n].display}, the fine-tuned model scores {PUBLISHED[n] - test[chosen][n]['mean']:.1f} "
             "points below the published figure for MiniLM-L6xH384 (microsoft/unilm's checkpoint, not "
-            f"all-MiniLM-L6-v2) fine-tuned on {n} alone. Here it read {self.rows[n]:,d} of this project's "
+            f"all-MiniLM-L6-v2) fine-tuned on {n} alone. Here it read {self.sizes[n]:,d} of this project's "
             f"{self.all_rows[n]:,d} training rows and shared {self.steps:,d} steps with another task. In one longer "
             f"run (scripts/long_run.py's, {self.long_run['settings']['steps']:,d} steps, three tasks, one seed at the "
             f"reference's rate, every row: direction only) dev reached {self.long_end(n):.1f} against this model's "
@@ -177,9 +211,9 @@ class Words:
             f"{tested} scores {self.both(test[chosen])} against the probe's {self.both(test[probe])} (TREC-6 test / "
             f"SST-2 GLUE dev accuracy; on this project's dev split "
             f"{' / '.join(spread(arms[chosen]['scores'][n]) for n in tasks)}). Every full-data arm here, probe "
-            f"included, reads {self.rows[task_b]:,d} of this project's {self.all_rows[task_b]:,d} SST-2 training rows"
+            f"included, reads {self.sizes[task_b]:,d} of this project's {self.all_rows[task_b]:,d} SST-2 training rows"
             + ("; report 02's probe read all of them, so the two reports' probe figures differ"
-               if self.rows[task_b] < self.all_rows[task_b] else "")
+               if self.sizes[task_b] < self.all_rows[task_b] else "")
             + ". Heads trained by the "
             f"loop on the frozen encoder are {than(loop, 'the probe')} ({per_task(loop, 1)}), at the fine-tuning head "
             f"rate ({f['settings']['config']['head_lr']:g}, not tuned for a frozen encoder)"
@@ -233,7 +267,7 @@ class Words:
             + "".join(f"; {REGISTRY[n].display} is {PUBLISHED[n] - test[chosen][n]['mean']:.1f} below the published "
                       "figure of another MiniLM checkpoint fine-tuned on it alone" for n in PUBLISHED
                       if PUBLISHED[n] > test[chosen][n]["mean"])
-            + "".join(f"; on {n} the model read {self.rows[n]:,d} of {self.all_rows[n]:,d} training rows and moved "
+            + "".join(f"; on {n} the model read {self.sizes[n]:,d} of {self.all_rows[n]:,d} training rows and moved "
                       f"{worded(moved[n], 1)} between its last two evaluations"
                       + (", still moving when it stopped" if moved[n]["finding"] else "")
                       + f", and one longer run on every row (one seed, {long_run['settings']['steps']:,d} steps) "
@@ -276,7 +310,7 @@ class Words:
                             f"missed by {self.short_by(n):.1f}"
                             + (" (within one test set's sampling error)" if self.short_by(n) <= errors[n] else ""))
                          for n in tasks)
-             + "".join(f"; on {n} these arms read {self.rows[n]:,d} of {self.all_rows[n]:,d} rows for {steps:,d} "
+             + "".join(f"; on {n} these arms read {self.sizes[n]:,d} of {self.all_rows[n]:,d} rows for {steps:,d} "
                        f"steps, and one longer run on every row (one seed) ends "
                        f"{abs(self.long_end(n) - self.dev(chosen, n)):.1f} "
                        f"{'above' if self.long_end(n) - self.dev(chosen, n) >= 0 else 'below'} this model on dev, "
@@ -291,3 +325,201 @@ class Words:
                        if n in self.all_rows and test[chosen][n]["mean"] < REGISTRY[n].target - errors[n])
              + ".", details[5] + " " + details[6]),
         ]  # fmt: skip
+
+
+def convergence_words(c, arms, labels, long_run, sizes, config):
+    """Section 2's words on how far its runs are from convergence, from the figures of `convergence` (this notebook's
+    JSON) for section 2's arms, `labels`, the reference first: (the budget in one clause, for the first screen; the
+    sentence; its details)."""
+    steps, updates, moving = c["steps"], c["updates"], c["last_two"]
+    needed, stops, steps_needed = c["long_run_plateau_updates"], c["long_run_stops_at"], c["steps_needed"]
+    tasks, minutes = list(updates), c["section_minutes"] * steps_needed / steps
+    still = [f"{label} ({', '.join(n for n, x in moving[label].items() if x['finding'])})" for label in labels
+             if any(x["finding"] for x in moving[label].values())]  # fmt: skip
+    unsettled = [n for n in tasks if stops[n] is None]  # still moving at the long run's end: no plateau to reach
+    short_of = [n for n in needed if updates[n] < needed[n]]  # tasks these runs leave before the long run's plateau
+    reference = arms[labels[0]]
+    budget = (f"the compared arms of sections 2 and 6 train {steps:,d} steps, the reference "
+              f"{reference['seconds'] / 60:.1f} minutes a run; "
+              + (f"convergence, as one longer run suggests (one seed, another schedule, every SST-2 row: a rough "
+                 f"guide), would take about {steps_needed:,d} steps ({steps_needed / steps:.1f}x, about {minutes:.0f} "
+                 "minutes for section 2's arms alone, against a nominal 100 for the whole notebook), so the arms are "
+                 "compared at this budget, "
+                 + (f"all {len(labels)} of section 2's arms" if len(still) == len(labels) else
+                    f"{len(still)} of section 2's {len(labels)} arms") + " still moving at its end (beyond seed noise)"
+                 if short_of
+                 else f"the longer run was itself still moving on {' and '.join(unsettled)} at its end, so no "
+                 f"budget is known to converge; {len(still)} of {len(labels)} arms still moving at this one's end"
+                 if unsettled
+                 else "past the point where a longer run stops moving on every task"))  # fmt: skip
+    text = (
+        f"Every run: {steps:,d} steps of {config['batch_size']} sentences, the heads at {config['head_lr']:g}, the "
+        f"encoder at {config['encoder_lr']:g}. Each task gets, on average over the seeds, "
+        + ", ".join(f"{n} {updates[n]:,.0f} updates ({updates[n] * config['batch_size'] / sizes[n]:.1f} epochs)"
+                    for n in tasks) + ". "
+        + (f"Still moving between the last two evaluations: {'; '.join(still)}. " if still
+           else "No arm moves between its last two evaluations beyond seed noise. ")
+        + (f"Every comparison of sections 2 to 6 is of models trained at most {steps:,d} steps, short of where a "
+           "longer run stops moving: a finding says which arm is ahead at this budget." if short_of else
+           f"Every comparison of sections 2 to 6 is of models trained at most {steps:,d} steps, and no budget is "
+           "known to converge: a finding says which arm is ahead at this budget." if unsettled else
+           "These runs are past where a longer run stops moving on every task.")
+    )  # fmt: skip
+    more = (
+        f"A longer run ({long_run['settings']['steps']:,d} steps, one seed, three tasks, every SST-2 row) "
+        + "; ".join(([("stops moving (no later evaluation beyond twice one run's seed std) after about "
+                       + ", ".join(f"{n} {v:,.0f} updates" for n, v in needed.items()))] if needed else [])
+                    + ([f"is still moving on {' and '.join(unsettled)} at its end"] if unsettled else [])) + ". "
+        + (f"These runs stop short of that on {' and '.join(short_of)}: reaching it would take about "
+           f"{steps_needed:,d} steps a run, {steps_needed / steps:.1f} times this budget, about {minutes:.0f} minutes "
+           "for this section's arms alone, more than this notebook's 100-minute budget allows beside the sections "
+           "that follow." if short_of else "")
+        + "".join(f" On {n}, which the longer run had stopped moving on by this many updates, "
+                  f"{len([a for a in labels if moving[a][n]['finding']])} of {len(labels)} arms still moved beyond "
+                  "seed noise here: that run is one seed of a three-task schedule, so its plateau is a guide, and "
+                  "each arm's own last two evaluations are the check." for n in needed
+                  if n not in short_of and any(moving[a][n]["finding"] for a in labels))
+    )  # fmt: skip
+    return budget, text, more
+
+
+def choice_words(c, compared, arms, roles, steps, seeds, chance):
+    """Section 5's words on the pick, from the figures of `model_choice` (this notebook's JSON) and its four
+    comparisons `compared`: (the sentence with the pick, its details)."""
+    minilm, mpnet, tuned, mini = roles["minilm"], roles["mpnet"], roles["mp_tuned"], roles["mini_steps"]
+    speed, step_s = c["encode_sentences_per_s"], c["step_seconds"]
+    equal, share = c["equal_time_steps"], c["time_share"]  # mpnet's steps in the reference's time, and the time taken
+    names, early = c["names"], c["MiniLM at mpnet's steps minus MiniLM at the budget"]
+    # a seed that ends near chance is a run that failed to take off: the mean and std hide it, so it is named
+    stalled = {(label, n): v for label in (tuned, mini) for n in chance for v in arms[label]["scores"][n]["values"]
+               if v < chance[n] + 0.25 * (100 - chance[n])}  # fmt: skip
+    shown = (f"MiniLM encodes {speed[minilm] / speed[mpnet]:.1f}x as fast as mpnet on this machine, and mpnet's "
+             f"training step takes {step_s[mpnet] / step_s[minilm]:.1f}x as long, so the reference's training time "
+             f"buys mpnet {equal:,d} steps"
+             + (". " if abs(share - 1) <= 0.15 else f", which took {share:.0%} of the reference's time (evaluations "
+                f"aside), not equal (in its runs mpnet's step took {arms[tuned]['seconds'] / equal:.2f} s, against "
+                f"the {step_s[mpnet]:.2f} s timed; MiniLM's {arms[mini]['seconds'] / equal:.2f} s, against "
+                f"{step_s[minilm]:.2f} s), so the pair labelled 'equal time' gives mpnet "
+                f"{'less' if share < 1 else 'more'} time than the reference"
+                + ("" if c["equal_time"] else ", and the choice rule leaves the arm out") + ". ")
+             + " ".join(f"By the rule, {names[r['candidate']]} is {than(r['comparison'], names[r['against']])} "
+                        f"({per_task(r['comparison'], 1)})." for r in c["rule"])
+             + f" **Pick: {names[c['pick']]}.**")  # fmt: skip
+    text = (f"Both models' steps were timed the same way, without dev evaluations: mpnet's runs took "
+            f"{arms[tuned]['seconds'] / 60:.1f} minutes a run, against "
+            f"{arms[mini]['seconds'] * steps / equal / 60:.1f} for the reference's {steps:,d} steps "
+            f"without its dev evaluations (MiniLM's {equal:,d}-step runs scaled to {steps:,d} steps; the "
+            f"reference's own runs, with their evaluations, took {arms[roles['reference']]['seconds'] / 60:.1f}). "
+            + f"mpnet's {equal:,d} steps are far short of the reference's {steps:,d}, and its runs keep no dev "
+            "curve: whether it still moves is not measured. "
+            + "; ".join(f"{what[:1].upper() + what[1:] if k == 0 else what}: {per_task(x, 1)}"
+                        for k, (what, x) in enumerate(compared.items())) + ". "
+            + "A probe is one deterministic fit, so the probes' comparison has no seed spread: its verdict rests "
+            "on the paired bootstrap alone. "
+            + f"mpnet fine-tuned minus its own probe: {per_task(c['mpnet fine-tuned minus its own probe'], 1)}. "
+            + (f"MiniLM at {equal:,d} steps against MiniLM at {steps:,d}: {per_task(early, 1)}"
+               + (": short of its own budget's scores, so the equal-steps pair compares how fast each model learns, "
+                  "not where each ends. " if any(x["finding"] and x["difference"] < 0 for x in early.values())
+                  else ". ")
+               if equal < steps else "")
+            + "".join(f"One seed of {names[label]} ended near chance on {n} ({v:.1f}; chance {chance[n]:.1f}; the "
+                      f"other seeds {', '.join(f'{x:.1f}' for x in arms[label]['scores'][n]['values'] if x != v)}): "
+                      "its spread, not the model, decides that comparison. "
+                      for (label, n), v in stalled.items()))  # fmt: skip
+    if equal < steps:
+        text += (f"Fine-tuning mpnet for the reference's {steps:,d} steps would take about "
+                 f"{steps * step_s[mpnet] * len(seeds) / 60:.0f} minutes for 3 seeds here, more than this "
+                 "notebook's budget leaves: equal steps are compared at the steps mpnet got in the reference's "
+                 "time.")  # fmt: skip
+    return shown, text
+
+
+def backbone_words(backbone, reference, heads_only, probe, head_lr, steps, moving):
+    """Section 2's words on the frozen encoder's heads, from the figures of `backbone_frozen` (this notebook's JSON),
+    the three arms compared, and the heads-only arm's last two evaluations (`moving`): (the sentence, its details)."""
+    gain, loop = backbone["fine-tuned minus probe"], backbone["heads trained on the frozen encoder minus probe"]
+    probe_s, heads_s = probe["seconds"], heads_only["seconds"]
+    moving = {n: c for n, c in moving.items() if c["finding"]}
+    text = (f"Fine-tuning the encoder is {than(gain, 'the probe')} ({per_task(gain, 1)}), for "
+            f"{reference['seconds'] / 60:.1f} minutes a run against {probe_s:.0f} s for the probe. "
+            f"Heads trained by the loop on the frozen encoder are {than(loop, 'the probe')} ({per_task(loop, 1)}) at "
+            f"{heads_s:.0f} s a run against the probe's {probe_s:.0f} s (Figure 1).")  # fmt: skip
+    more = (("Where the encoder stays frozen, the probe is the better way to its heads at these settings (the loop's "
+             f"heads trained at the fine-tuning head rate, {head_lr:g}, not tuned for a frozen encoder), "
+             + ("and the cheaper" if probe_s < 0.8 * heads_s else "at about the same cost"
+                if probe_s < 1.25 * heads_s else f"though {probe_s / heads_s:.1f}x as slow") + ". "
+             if direction(loop) == "worse" else "")
+            + (f"The loop's heads were still moving at the end of their {steps:,d} steps ({per_task(moving, 1)})."
+               if moving else ""))  # fmt: skip
+    return text, more
+
+
+def one_head_words(h, reference, trained, moving):
+    """Section 3's words on Task A's fitted head, frozen against trainable and against its random start, from the
+    figures of `one_head_frozen` (this notebook's JSON); `reference` and `trained` label the random start's arm and
+    the fitted, trainable head's; `moving`: the reference's last two evaluations. (the sentence, its details)"""
+    task, accuracy, calibration = h["task"], h["accuracy"], h["calibration_error"]
+    ece, gap = h["ece"], h["confidence_minus_accuracy"]  # over the seeds; mean confidence minus accuracy, in points
+    frozen_cost, frozen_ece = accuracy["frozen minus left trainable"][task], calibration["frozen minus left trainable"]
+    start = calibration["reference (random start) minus left trainable"]
+    text = (f"Frozen against left trainable, Task A dev accuracy {worded(frozen_cost, 1)}, calibration error "
+            f"{worded(frozen_ece, 1)}: freezing the head {head_words(frozen_cost)} while Task A's batches keep "
+            "training the encoder, and its calibration error "
+            + (f"moves by {frozen_ece['difference']:+.1f} points, a finding (the seeds' spread and a bootstrap over "
+               "the dev examples)." if frozen_ece["finding"]
+               else "stays within noise of the trainable head's."))  # fmt: skip
+    more = (
+        f"Against the head as fitted before the encoder moved, the frozen head's accuracy "
+        f"{worded(accuracy['frozen minus the head as fitted'][task], 1)} and calibration error "
+        f"{worded(calibration['frozen minus the head as fitted'], 1)}. Starting from the probe rather than at random, "
+        f"with the head trainable: {per_task(accuracy['left trainable minus the reference (random start)'], 1)}. "
+        + "The reference, whose Task A head starts at random rather than as the probe's, has a calibration error of "
+        f"{spread(ece[reference], 1)} against the fitted, trainable head's "
+        f"{spread(ece[trained], 1)}: {worded(start, 1)}"
+        + (", so a head started from the probe keeps its confidence closer to its accuracy. The randomly started head "
+           "is " + ("under" if gap[reference] < 0 else "over") + f"confident: its mean confidence is "
+           f"{abs(gap[reference]):.1f} points {'below' if gap[reference] < 0 else 'above'} its accuracy (the fitted, "
+           f"trainable head's {gap[trained]:+.1f}), in runs still moving on {task}"
+           + (" (beyond seed noise)" if moving[task]["finding"] else "")
+           + "; whether it persists at convergence is not measured."
+           if start["finding"] and start["difference"] > 0 else ".")
+    )  # fmt: skip
+    return text, more
+
+
+def few_label_words(few_labels, few_moving, probes, probe, sizes):
+    """Section 7's words: fine-tuned minus the probe on a few labels per class (`few_labels`, by k), the probe alone
+    at each k (`probes`: k -> its arm) and on this notebook's training rows (`probe`, rows `sizes`), and whether the
+    few-label runs had settled (`few_moving`, by k): (the sentence, its details)."""
+    tasks = list(sizes)
+    text = ("Fine-tuned minus the probe on the same draw (Figure 2): "
+            + "; ".join(f"{k} per class, {per_task(c, 1)}: {than(c, 'the probe')}" for k, c in few_labels.items())
+            + ". The probe alone, by labelled rows per class: "
+            + "; ".join(f"{k}, " + " / ".join(f"{arm['scores'][n]['mean']:.1f}" for n in tasks)
+                        for k, arm in probes.items())
+            + f" ({' / '.join(tasks)} dev accuracy), against "
+            + " / ".join(f"{probe['scores'][n]['mean']:.1f}" for n in tasks) + " with the probe fitted on "
+            + "this notebook's training rows (" + " / ".join(f"{sizes[n]:,d}" for n in tasks) + ").")  # fmt: skip
+    more = " ".join(f"With {k} per class the fine-tuned runs moved {with_noise(m, 1)} between their last two "
+                    "evaluations"
+                    + ("; they were still moving when they stopped." if any(c["finding"] for c in m.values()) else
+                       f": with seed noise this wide (over {FEW_NOISY:.0f} points) two evaluations cannot tell "
+                       "whether they had stopped." if any(c["noise"] > FEW_NOISY for c in m.values()) else ".")
+                    for k, m in few_moving.items())  # fmt: skip
+    return text, more
+
+
+def unfreezing_words(u, arms, last_two, reference, steps, tasks):
+    """Section 6's words on what to unfreeze, from the figures of `unfreezing` (this notebook's JSON), the arms and
+    the nominees' last two evaluations (`last_two`)."""
+    nominees, carried = u["nominees"], u["sign_kept"]
+    rule = "no nominee is better by the rule" if u["chosen"] == reference else "better by the rule"
+    return (f"Chosen: **{u['chosen_words']}** ({rule}). From the short run to {steps:,d} steps, the difference to the "
+            "reference keeps its sign on "
+            + "; ".join(f"{v}: {len(carried[v])} of {len(tasks)} tasks ({', '.join(carried[v]) or 'none'})"
+                        for v in nominees)
+            + ". Minutes a run: " + ", ".join(f"{v} {arms[v]['seconds'] / 60:.1f}" for v in [reference, *nominees])
+            + ". "
+            + " ".join(f"Between its last two evaluations (steps "
+                       f"{' and '.join(map(str, next(iter(last_two[v].values()))['steps']))}), {v} moved "
+                       f"{per_task(last_two[v], 1)}." for v in nominees))  # fmt: skip

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mtl import REGISTRY
-from mtl.experiments import spread, worded
+from mtl.experiments import per_task, spread, worded
 from mtl.figures import beyond, verdict
+from mtl.report import row
+from mtl.tasks import Carve
 
 PUBLISHED = {  # single-task fine-tuning of published encoders, on the split each task reports
     "sentiment": (91.5, "MiniLM-L6xH384 (6 layers, 384 wide, 22M parameters, uncased) fine-tuned on SST-2 alone, GLUE "
@@ -100,7 +102,8 @@ class Final:
         probe_off = probe["test"] - probe["dev"]
         same = probe_off * off > 0
         return said + (
-            f"; the frozen-encoder probe moves {'the same way' if same else 'the other way'} ({probe['dev']:.{digits}f} "
+            f"; the frozen-encoder probe moves {'the same way' if same else 'the other way'} "
+            f"({probe['dev']:.{digits}f} "
             f"to {probe['test']:.{digits}f}, {probe_off:+.{digits}f})"
             + (", so the offset is not peculiar to these models" if same else "")
         )
@@ -141,7 +144,8 @@ class Final:
         reasons = [self.split_words(n),
                    f"trained alone with the same updates it scores "
                    f"{spread(self.exp.arms[self.alone[n]]['scores'][n], 2)} on dev, jointly "
-                   f"{spread(self.exp.arms[self.joint]['scores'][n], 2)}, joint minus alone {worded(self.sharing[n])}: "
+                   f"{spread(self.exp.arms[self.joint]['scores'][n], 2)}, joint minus alone "
+                   f"{worded(self.sharing[n])}: "
                    f"{self.sharing_words(n)}; moved by the final models' dev-to-test offset, the task alone would "
                    f"score about {self.alone_at_offset(n):.1f} on test, "
                    + ("also short of the target" if self.alone_at_offset(n) < target else "at the target")
@@ -205,7 +209,8 @@ class Final:
                 f"of the miss is within the comparison's noise, ±{c['noise']:.1f})"
             )
         unmeasured = [] if self.converged else [
-            f"a budget shown to be converged ({self.epochs(n):.1f} epochs of its training rows in {self.steps:,d} steps)"
+            f"a budget shown to be converged ({self.epochs(n):.1f} epochs of its training rows in "
+            f"{self.steps:,d} steps)"
         ]  # fmt: skip
         if n in self.token_tasks and self.uncased:
             shapes = self.shapes and self.shapes.get(n)
@@ -217,6 +222,19 @@ class Final:
             )  # fmt: skip
         return (f"**{REGISTRY[n].display}**, short by {self.short_by(n):.2f}: {cause}; {self.split_words(n)}"
                 + (f"; not measured: {' or '.join(unmeasured)}" if unmeasured else "") + ".")  # fmt: skip
+
+    def takeaway(self):
+        """The first screen's first bullet: each target met or missed, and one sub-bullet a miss, its answer first."""
+        unproven = "" if self.converged else " (a budget not shown to be converged: section 3)"
+        at_budget = f"{self.steps:,d} steps{unproven}"
+        return (f"Trained for {at_budget} and scored once on test, the joint model meets "
+                f"{len(self.test) - len(self.missed())} of {len(self.test)} targets (the project's goals for the "
+                "joint model, in `mtl/tasks.py`): "
+                # two decimals, so that a mean a hair above its target does not read as equal to it
+                + ", ".join(f"{REGISTRY[n].display} {self.test[n]['mean']:.2f} against {REGISTRY[n].target:.1f} "
+                            f"({self.met_words(n)})" for n in self.test)
+                + ("; section 7 gives every measurement of each miss." if self.missed() else ".")
+                + "".join(f"\n  - {self.verdict(n)}" for n in self.missed()))  # fmt: skip
 
     def misses(self):
         """Section 7's list of misses, each with what was measured about it."""
@@ -233,3 +251,149 @@ class Final:
                     "sharing_cost_of_the_miss_ruled_out": told_apart(self.sharing[n], -self.short_by(n)),
                     "probe": (self.probe or {}).get(n)}
                 for n in self.missed()}  # fmt: skip
+
+
+def lr(rate):
+    """A learning rate as people write it: 2e-4."""
+    return f"{rate:.0e}".replace("e-0", "e-")
+
+
+def below_reference(effect, n):
+    """Where the candidate trails the reference: by how much, and whether the rule finds it."""
+    return f"where it is {abs(effect[n]['difference']):.2f} below the reference ({verdict(effect[n])})"
+
+
+def convergence_words(rates, convergence, grid_size, seeds):
+    """Section 3's words on the long-budget pair: the setting chosen, whether the short grid's ranking carried over,
+    and whether the budget is shown to converge; from the figures of `rates` and `convergence` (the notebook's
+    JSON)."""
+    steps, effect, kept = convergence["steps"], rates["candidate_minus_reference"], rates["grid_sign_kept"]
+    chosen, candidate = (tuple(rates[k].values()) for k in ("chosen", "candidate"))
+    still, rising = convergence["reference_still_moving"], convergence["candidate_still_rising"]
+    long_run, converged = convergence["long_run"], convergence["converged"]
+    text = (f"Chosen: **top rate {lr(chosen[0])}, decay {chosen[1]:g}**: the candidate is "
+            + ("better by a finding on some task and worse by a finding on none. " if chosen == candidate
+               else "not better by the rule, so the reference stays. ")
+            + (f"At {steps:,d} steps the candidate is within noise of the reference on every task (their mean dev "
+               f"scores {abs(rates['mean_dev_lead']):.2f} apart), so the grid's one-seed lead for it is not "
+               f"confirmed; only these two of its {grid_size} settings were trained long. "
+               if not any(c["finding"] for c in effect.values()) else
+               f"From the short grid to {steps:,d} steps, the setting with the higher mean dev score is "
+               + ("the same" if rates["grid_winner_kept"] else "not the same")
+               + f", and the candidate's difference keeps its sign on {len(kept)} of {len(effect)} tasks "
+               f"({', '.join(kept) or 'none'}). ")
+            + (f"The reference still moves between its last two evaluations on {', '.join(still)} (beyond seed "
+               "noise)." if still else "The reference's last two evaluations are within seed noise on every "
+               "task."))  # fmt: skip
+    if rising:
+        text += (" The candidate was still gaining between its last two evaluations on "
+                 + "; ".join(f"{n} ({rising[n]['difference']:+.2f}, beyond seed noise), {below_reference(effect, n)}"
+                             for n in rising) + ": a longer budget might close that gap.")  # fmt: skip
+    if long_run:
+        s, stops = long_run["settings"], long_run["stops_at"]
+        text += (f" A longer run (top rate {lr(s['encoder_lr'])}, decay {s['layer_decay']:g}, {s['steps']:,d} steps, "
+                 "one seed, the whole dev splits) stops moving, no later evaluation beyond twice one run's seed std: "
+                 + ", ".join(f"{n} at step {at:,d}" if at else f"{n} never within the run" for n, at in stops.items())
+                 + "; "
+                 + (f"{steps:,d} steps is past each." if all(at and at <= steps for at in stops.values())
+                    else f"{steps:,d} steps is not past each."))  # fmt: skip
+    text += f" So {steps:,d} steps is {'' if converged else 'not '}shown to be a converged budget."
+    if not converged:
+        text += (f" No longer budget was trained with {seeds} seeds: this pair took "
+                 f"{convergence['pair_minutes']:.0f} minutes of training here, the runs alone of sections 4 and 5 get "
+                 "the updates of its runs, so a longer budget lengthens both, while a notebook is meant to render in "
+                 "about 100 minutes on 2 CPU cores (the closing table gives each part's minutes of "
+                 "training).")  # fmt: skip
+    return text
+
+
+def rates_takeaways(figures):
+    """The first screen's bullets on the rates, on whether multi-task training changes them, and on sharing the
+    encoder, built from the figures notebook 04 writes to its JSON."""
+    rates, both, shared = figures["rates"], figures["multi_task_and_rates"], figures["sharing"]
+    steps, tasks, effect = figures["convergence"]["steps"], list(figures["tasks"]), rates["candidate_minus_reference"]
+    chosen, candidate, reference = (tuple(rates[k].values()) for k in ("chosen", "candidate", "reference"))
+    rising = figures["convergence"]["candidate_still_rising"]  # where the candidate trails but had not stopped gaining
+    moved, alone = both["tasks"], both["alone_candidate_minus_reference"]
+    same = [n for n in moved if both["alone_vs_jointly"][n] != "a different verdict"]
+    mostly = both["decay_moved_most_at"]  # the top rate where the decay moved those tasks most, if mainly there
+    notes = []
+    if mostly:
+        used = mostly in (candidate[0], reference[0])
+        notes.append(f"mainly at top rate {lr(mostly)}" + ("" if used else ", which neither compared setting uses"))
+    if candidate[0] != reference[0]:
+        notes.append("the candidate also changes the top rate")
+    by_rate = f" ({'; '.join(notes)})" if notes else ""
+    lever, costs = shared["lever_minus_joint"], shared["costs"]
+
+    return [
+        f"Rates: the top encoder layer at {lr(chosen[0])}, " + ("every layer at that one rate" if chosen[1] == 1 else
+        f"each layer below at {chosen[1]:g} times the one above") + f", every head ({', '.join(tasks)}) at "
+        f"{lr(next(iter(rates['head_lrs'].values())))} (fixed, not searched). The grid's "
+        + ("top-ranked" if rates["candidate_ranked_first"] else "best non-reference")
+        + f" setting (top rate {lr(candidate[0])}, decay {candidate[1]:g}) " + (f"beat the uniform reference at "
+        f"{steps:,d} steps by the noise rule and lost by a finding on no task." if chosen == candidate else
+        f"was not better than the uniform reference at {steps:,d} steps by the noise rule, so "
+        + ("the simpler one rate stays." if candidate[1] != 1 else "the reference stays.")
+        + (" It was still gaining at its last evaluation on "
+           + "; ".join(f"{n}, {below_reference(effect, n)}" for n in rising)
+           + "." if rising else "")),
+        (f"Alone or jointly, the two rate settings are within noise of each other on {' and '.join(moved)}, the tasks "
+         f"the decay moved most in the short grid{by_rate}, so multi-task training is not shown to change "
+         "the choice" if all(not alone[n]["finding"] and not effect[n]["finding"] for n in moved) else
+         f"Multi-task training {'does not change' if len(same) == len(moved) else 'changes'} how the two rate "
+         f"settings compare on {' and '.join(moved)}, the tasks the decay moved most in the short grid{by_rate}")
+        + ("" if both["beyond_noise"] else " (the grid's range is within the long runs' seed noise, a rough scale for "
+           "one-seed figures)") + f": candidate minus reference, alone {per_task(alone, 1)}; jointly "
+        + per_task({n: effect[n] for n in moved}, 1) + ".",
+        f"Sharing the encoder, joint minus each task trained alone for the updates it had in the {steps:,d}-step "
+        f"joint runs (the runs alone keep no dev curve: their convergence is not checked): "
+        f"{per_task(shared['joint_minus_alone'], 1)}. "
+        + (f"Weighting the loss of {' and '.join(costs)} by {shared['loss_weight']:g}: {per_task(lever, 1)} against "
+           "the joint model; " + ("kept." if shared["kept"] else "not kept.") if lever else "No task pays for sharing "
+           "by a finding, so no loss weight was changed to win it back."),
+    ]  # fmt: skip
+
+
+def dev_source(n, train, dev_file, drawn):
+    """Where a task's dev split comes from (mtl/tasks.py), in words: rows carved from the training file, or the
+    dataset's dev file with the sentences it repeats word for word from training counted (`train`, `dev_file` and
+    the rows `drawn` from it: (inputs, labels) each)."""
+    dev, test = REGISTRY[n].dev, REGISTRY[n].test
+    if not isinstance(dev, Carve):
+        seen = {str(x) for x in train[0]}  # to find the dev rows repeated word for word from training
+        again = [x for x in dev_file[0] if str(x) in seen]
+        return (f"`{n}` the dataset's {dev} file as published, {len(again):,d} of whose {len(dev_file[0]):,d} "
+                f"sentences also occur word for word in training ({sum(len(x) <= 4 for x in again):,d} of them four "
+                f"words or fewer), {sum(str(x) in seen for x in drawn[0]):,d} of the {len(drawn[0]):,d} drawn "
+                "here")  # fmt: skip
+    return (f"`{n}` {dev.rows:,d} rows carved from the training file, every training row "
+            + ("inside one of them" if dev.whole else "equal to one of them") + " dropped"
+            + (" (its dataset's test labels are not public, so its own dev file is the reported figure)"
+               if test == "dev" else ""))  # fmt: skip
+
+
+def rows(figures):
+    """The report's lines for the README and RESULTS tables (`mtl.report.row`), from the figures notebook 04 writes to
+    its JSON."""
+    tasks, rates, shared = figures["tasks"], figures["rates"], figures["sharing"]
+    sizes, seeds = figures["settings"]["train_sizes"], len(figures["settings"]["seeds"])
+    chosen, reference = (tuple(rates[k].values()) for k in ("chosen", "reference"))
+    lines = [row(f"joint model, mean ± std over {seeds} seeds: {REGISTRY[n].display}", spread(t["final"], 2), "{}",
+                 "test", "target", f"{t['target']:.1f}") for n, t in tasks.items()]  # fmt: skip
+    lines += [row(f"frozen-encoder probe: {REGISTRY[n].display}"
+                  + (f" (fitted on {t['linear_probe_rows']:,d} of {sizes[n]:,d} training rows)"
+                     if t["linear_probe_rows"] < sizes[n] else ""),
+                  t["linear_probe"], "{:.2f}", "test") for n, t in tasks.items()]  # fmt: skip
+    lines += [row("encoder rates chosen on dev (top rate, layer decay)",
+                  f"top rate {lr(chosen[0])}, decay {chosen[1]:g}", "{}", "dev", "the reference",
+                  f"top rate {lr(reference[0])}, decay {reference[1]:g}"),
+              row("steps per joint training run (the long budget)", figures["convergence"]["steps"], "{:,d}",
+                  None)]  # fmt: skip
+    compared = {"joint minus alone with the same updates": shared["joint_minus_alone"],
+                "Viterbi minus argmax tags": figures["ner_decoding"]["viterbi_minus_argmax"]}  # fmt: skip
+    lever = shared["lever_minus_joint"]  # the loss-weight lever against the joint model, where one was trained
+    if lever:
+        compared[f"{' and '.join(shared['costs'])} loss x{shared['loss_weight']:g} minus joint"] = lever
+    return lines + [row(f"{n} dev, {what}", c["difference"], "{:+.2f}", "dev", verdict(c), f"±{c['noise']:.2f}")
+                    for what, comparison in compared.items() for n, c in comparison.items()]  # fmt: skip

@@ -1,5 +1,6 @@
 """notebooks/report04.py: the sentences report 04 writes about its final models follow the figures they are given."""
 
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -97,3 +98,26 @@ def test_section_7_lists_each_miss_with_one_measurement_a_line():
         line.startswith("  - ") and line.endswith(".") for line in lines[3:]
     )
     assert final(90.0, 90.0, 90.0, comparison(0.0, 1.0, 1.0, (-1.0, 1.0))).misses() == "Every target is met."
+
+
+def test_the_committed_takeaways_section_3_and_rows_are_rebuilt_from_the_committed_json():
+    root = Path(__file__).resolve().parents[1]
+    figures = json.loads((root / "reports" / "04_training_loop.json").read_text())
+    if "candidate_still_rising" not in figures["convergence"]:
+        pytest.skip("the committed report 04 predates the figures its rates takeaways are built from")
+    notebook = json.loads((root / "notebooks" / "04_training_loop.ipynb").read_text())
+    shown = "\n".join("".join(output["data"]["text/markdown"]) for cell in notebook["cells"]
+                      for output in cell.get("outputs", []) if "text/markdown" in output.get("data", {}))  # fmt: skip
+    takeaways = report04.rates_takeaways(figures)
+    assert len(takeaways) == 3
+    for text in takeaways:
+        assert f"- {text}" in shown
+    grid, seeds = len(figures["rates"]["grid_ranking"]), len(figures["settings"]["seeds"])
+    assert report04.convergence_words(figures["rates"], figures["convergence"], grid, seeds) in shown
+    assert report04.rows(figures) == figures["rows"]
+
+
+def test_a_learning_rate_is_written_as_people_write_it():
+    assert report04.lr(2e-4) == "2e-4"
+    assert report04.lr(1e-3) == "1e-3"
+    assert report04.lr(5e-5) == "5e-5"
