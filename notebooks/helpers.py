@@ -21,7 +21,7 @@ __all__ = ["PROFILE", "MODELS_DIR", "banner", "best_time", "interleaved_best_tim
 __all__ += ["check", "describe", "rounded", "row", "seed_everything", "summary", "write_report"]
 __all__ += ["PROFILES", "how_this_was_run", "run_cache", "span", "table"]
 
-FULL_SCOPE = "every variant, seed and training budget the notebook measures: the committed reports"
+FULL_SCOPE = "every variant, seed and training budget the notebook measures (the profile of the committed reports)"
 PROFILES = {  # what a report's profile means, for the closing section of each report and for reports/index.html
     "full": f"every row of each evaluation split, {FULL_SCOPE}",
     "quick": "a few dozen to a few hundred rows per split and runs of a few steps, to check that the notebooks run "
