@@ -1,17 +1,19 @@
-"""What notebook 03 says of its measurements: the first screen's takeaways and the closing section's words about the
-tested models. The notebook trains, scores and compares; it hands this file its figures (the dict it writes to
-reports/03_freezing_and_transfer.json), so that the notebook's code shows the experiments and this file the
-accounting of its sentences, and every sentence can be rebuilt from the JSON alone.
+"""What notebook 03 says of its measurements: the generated sentences of sections 2, 3, 5, 6 and 7, the first
+screen's takeaways, the closing section's words about the tested models, and the results rows. The notebook trains,
+scores and compares; it hands this file its figures (the dict it writes to reports/03_freezing_and_transfer.json), so
+that the notebook's code shows the experiments and this file the accounting of its sentences, and every sentence can
+be rebuilt from the JSON (with reports/long_run.json) alone.
 """
 
 import math
 
+import report04
 from mtl import REGISTRY
 from mtl.experiments import direction, per_task, spread, than, with_noise, worded
 from mtl.figures import verdict
 from mtl.report import row
 
-PUBLISHED = {"sentiment": 91.5}  # MiniLM-L6xH384 fine-tuned on SST-2 alone, GLUE dev: microsoft/unilm's MiniLM README
+PUBLISHED = {"sentiment": report04.PUBLISHED["sentiment"][0]}  # MiniLM-L6xH384 on SST-2 alone (report04 cites it)
 FEW_NOISY = 3.0  # points of seed noise beyond which a last-two check cannot show a run settled
 LEAD = {"better": "Fine-tuning MiniLM beats a probe on its frozen embeddings",
         "worse": "A probe on frozen MiniLM beats fine-tuning it",
@@ -34,8 +36,8 @@ def head_words(frozen_cost):
 class Words:
     """The sentences of report 03 that weigh several sections at once, built from the notebook's figures.
 
-    `figures["roles"]` names the arms (probe, reference, ..., chosen, pick); `long_run` is reports/long_run.json;
-    `budget` the convergence section's sentence on the budget."""
+    `figures["roles"]` names the arms (probe, reference, ..., chosen; the pick is `figures["model_choice"]["pick"]`);
+    `long_run` is reports/long_run.json; `budget` section 2's clause on the budget (`convergence_words`)."""
 
     def __init__(self, figures, long_run, budget):
         self.f, self.long_run, self.budget = figures, long_run, budget
@@ -72,6 +74,13 @@ class Words:
     def ahead(self, n):  # the routes ahead of the tested configuration on a task, by a finding
         return [a for a, c in self.routes.items() if c[n]["finding"] and c[n]["difference"] > 0]
 
+    def passed_over(self, a):  # why a route ahead of the tested configuration is not the one tested
+        if a == self.roles["mp_tuned"] and not self.choice["equal_time"]:
+            return f"{self.names[a]} was left out of the choice, its runs not of the reference's time (section 5)"
+        if a == self.pick:
+            return f"{self.names[a]} is section 5's pick; the configuration tested here is MiniLM's"
+        return f"section 5 weighed {self.names[a]} against the cheaper pick, not against this configuration"
+
     def missed(self):
         return [n for n in self.tasks if self.test[self.chosen][n]["mean"] < (REGISTRY[n].target or 0)]
 
@@ -80,7 +89,7 @@ class Words:
         f, roles, choice, unfreezing = self.f, self.roles, self.choice, self.unfreezing
         head = f["one_head_frozen"]
         speed, task = choice["encode_sentences_per_s"], head["task"]
-        rate = f"{f['settings']['config']['encoder_lr']:.0e}".replace("e-0", "e-")
+        rate = report04.lr(f["settings"]["config"]["encoder_lr"])
         rows = [row("fine-tuned, configuration chosen on dev, mean ± std over its seeds: TREC-6 test / SST-2 (GLUE "
                     "dev) accuracy", self.both(self.test[self.chosen]), "{}", "test", "a probe on the frozen encoder",
                     self.both(self.test[roles["probe"]])),
@@ -143,7 +152,7 @@ class Words:
                + (f"; {'not' if len(self.ahead(n)) == 1 else 'neither is'} better by the choice rule, so cost decided "
                   "(section 5)" if all(any(c[o]["finding"] and c[o]["difference"] < 0 for o in self.tasks)
                                        for c in (self.routes[a] for a in self.ahead(n)))
-                  else "; set aside on serving cost (section 5)")
+                  else "; " + "; ".join(map(self.passed_over, self.ahead(n))))
                if self.ahead(n) else "") + "."
             for n in self.missed()])  # fmt: skip
         return text, more, "Against the published figure, the last evaluations, and the other routes"
@@ -201,7 +210,7 @@ class Words:
         tested = "the reference" if chosen == reference else f"the configuration section 6 chose ({chosen})"
         against_pick = [r for r in rule if r["against"] == pick]  # the costlier candidates measured against the pick
         won = [r for r in rule if r["candidate"] == pick]
-        # the comparisons that made a costlier candidate the pick
+        # the costlier candidates measured against the pick, ahead of it on some task by a finding, yet not picked
         ahead = [r for r in against_pick
                  if any(c["finding"] and c["difference"] > 0 for c in r["comparison"].values())]  # fmt: skip
         errors, long_run, moved = self.errors, self.long_run, self.moved
@@ -296,7 +305,8 @@ class Words:
                                            for v in nominees) if chosen == reference else "") + "."
              + (" The tested configuration starts Task A's head at random; starting it from the probe instead keeps "
                 f"its accuracy within noise ({worded(random_start[task_a], 1)}) and "
-                f"its calibration error far lower ({spread(ece[head_trained], 1)} against "
+                f"its calibration error {'far ' if 2 * ece[head_trained]['mean'] <= ece[reference]['mean'] else ''}"
+                f"lower ({spread(ece[head_trained], 1)} against "
                 f"{spread(ece[reference], 1)}, a finding, at {steps:,d} steps; the random start is "
                 + ("under" if gap[reference] < 0 else "over") + f"confident by {abs(gap[reference]):.0f} points)."
                 if ece_start["finding"] and ece_start["difference"] > 0
@@ -346,7 +356,8 @@ def convergence_words(c, arms, labels, long_run, sizes, config):
                  "minutes for section 2's arms alone, against a nominal 100 for the whole notebook), so the arms are "
                  "compared at this budget, "
                  + (f"all {len(labels)} of section 2's arms" if len(still) == len(labels) else
-                    f"{len(still)} of section 2's {len(labels)} arms") + " still moving at its end (beyond seed noise)"
+                    f"{len(still) or 'none'} of section 2's {len(labels)} arms")
+                 + " still moving at its end (beyond seed noise)"
                  if short_of
                  else f"the longer run was itself still moving on {' and '.join(unsettled)} at its end, so no "
                  f"budget is known to converge; {len(still)} of {len(labels)} arms still moving at this one's end"
@@ -391,8 +402,13 @@ def choice_words(c, compared, arms, roles, steps, seeds, chance):
     equal, share = c["equal_time_steps"], c["time_share"]  # mpnet's steps in the reference's time, and the time taken
     names, early = c["names"], c["MiniLM at mpnet's steps minus MiniLM at the budget"]
     # a seed that ends near chance is a run that failed to take off: the mean and std hide it, so it is named
-    stalled = {(label, n): v for label in (tuned, mini) for n in chance for v in arms[label]["scores"][n]["values"]
-               if v < chance[n] + 0.25 * (100 - chance[n])}  # fmt: skip
+    stalled = {}  # (arm, task) -> [the seeds' scores that ended near chance], [the others']
+    for label in (tuned, mini):
+        for n in chance:
+            values = arms[label]["scores"][n]["values"]
+            low = [v < chance[n] + 0.25 * (100 - chance[n]) for v in values]
+            if any(low):
+                stalled[label, n] = [v for v, x in zip(values, low) if x], [v for v, x in zip(values, low) if not x]
     shown = (f"MiniLM encodes {speed[minilm] / speed[mpnet]:.1f}x as fast as mpnet on this machine, and mpnet's "
              f"training step takes {step_s[mpnet] / step_s[minilm]:.1f}x as long, so the reference's training time "
              f"buys mpnet {equal:,d} steps"
@@ -410,8 +426,8 @@ def choice_words(c, compared, arms, roles, steps, seeds, chance):
             f"{arms[mini]['seconds'] * steps / equal / 60:.1f} for the reference's {steps:,d} steps "
             f"without its dev evaluations (MiniLM's {equal:,d}-step runs scaled to {steps:,d} steps; the "
             f"reference's own runs, with their evaluations, took {arms[roles['reference']]['seconds'] / 60:.1f}). "
-            + f"mpnet's {equal:,d} steps are far short of the reference's {steps:,d}, and its runs keep no dev "
-            "curve: whether it still moves is not measured. "
+            + (f"mpnet's {equal:,d} steps are far short of the reference's {steps:,d}, and its" if equal < steps
+               else "mpnet's") + " runs keep no dev curve: whether it still moves is not measured. "
             + "; ".join(f"{what[:1].upper() + what[1:] if k == 0 else what}: {per_task(x, 1)}"
                         for k, (what, x) in enumerate(compared.items())) + ". "
             + "A probe is one deterministic fit, so the probes' comparison has no seed spread: its verdict rests "
@@ -422,10 +438,11 @@ def choice_words(c, compared, arms, roles, steps, seeds, chance):
                   "not where each ends. " if any(x["finding"] and x["difference"] < 0 for x in early.values())
                   else ". ")
                if equal < steps else "")
-            + "".join(f"One seed of {names[label]} ended near chance on {n} ({v:.1f}; chance {chance[n]:.1f}; the "
-                      f"other seeds {', '.join(f'{x:.1f}' for x in arms[label]['scores'][n]['values'] if x != v)}): "
-                      "its spread, not the model, decides that comparison. "
-                      for (label, n), v in stalled.items()))  # fmt: skip
+            + "".join(f"{'One seed' if len(low) == 1 else f'{len(low)} seeds'} of {names[label]} ended near chance on "
+                      f"{n} ({', '.join(f'{x:.1f}' for x in low)}; chance {chance[n]:.1f}; "
+                      + (f"the other seeds {', '.join(f'{x:.1f}' for x in rest)}" if rest else "no other seed")
+                      + "): its spread, not the model, decides that comparison. "
+                      for (label, n), (low, rest) in stalled.items()))  # fmt: skip
     if equal < steps:
         text += (f"Fine-tuning mpnet for the reference's {steps:,d} steps would take about "
                  f"{steps * step_s[mpnet] * len(seeds) / 60:.0f} minutes for 3 seeds here, more than this "

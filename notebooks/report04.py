@@ -1,6 +1,10 @@
-"""What notebook 04 says about its final models against their targets: met or missed, and what was measured about
-each miss. The notebook computes every figure (training, scoring, comparing); this file only puts them into words, so
-that the notebook's code shows the experiment and this file the accounting of its sentences.
+"""What notebook 04 says of its measurements: where each dev split comes from, section 3's words on the long-budget
+pair, the first screen (the final models against their targets, met or missed, and what was measured about each miss;
+the rates, multi-task and sharing takeaways), section 7's misses and the results rows. The notebook trains, scores and
+compares; this file puts the figures into words, so that the notebook's code shows the experiment and this file the
+accounting of its sentences. The rates takeaways, section 3 and the rows are built from the figures the notebook
+writes to reports/04_training_loop.json; the targets' sentences (`Final`) still read the notebook's Experiments and
+dev rows (the share of capitalised entity words, the last two evaluations).
 """
 
 from dataclasses import dataclass
@@ -163,11 +167,12 @@ class Final:
                 + (f"stops moving at its step {self.stops[n]:,d} (tolerance ±{tolerance:.2f}"
                    + (", as wide as the miss" if tolerance >= self.short_by(n) else "") + ")" if self.stops.get(n)
                    else "is still moving at its end")
-                + f"; it ends {above(self.longer_end(n))} the final models' dev mean, but it is one seed on other "
-                "rows: on "
-                + ", ".join(f"{t}, scored on the same rows, it ends {above(self.longer_end(t))} them"
-                            for t in self.same_rows)
-                + ", so no direction can be read from it")  # fmt: skip
+                + f"; it ends {above(self.longer_end(n))} the final models' dev mean"
+                + (" (one seed, scored on the same rows)" if n in self.same_rows else
+                   ", but it is one seed on other rows"
+                   + (": on " + ", ".join(f"{t}, scored on the same rows, it ends {above(self.longer_end(t))} them"
+                                          for t in self.same_rows) if self.same_rows else "")
+                   + ", so no direction can be read from it"))  # fmt: skip
         if n in self.token_tasks and self.uncased:
             shapes = self.shapes
             reasons.append("the tokenizer lower-cases its input, while "
@@ -187,7 +192,7 @@ class Final:
                 f"{self.short_by(n):.2f}:")  # fmt: skip
         return head + "".join(f"\n  - {r[:1].upper() + r[1:]}." for r in reasons)  # one measurement a line
 
-    def verdict(self, n):
+    def miss_sentence(self, n):
         """A miss in one sentence, its answer first: whether sharing the encoder explains it, where the dev-to-test
         offset comes from, and what is left unmeasured (why_missed gives the figures). The dev score is not
         set against the target: the target is a test figure, and the splits differ for every model."""
@@ -234,7 +239,7 @@ class Final:
                 + ", ".join(f"{REGISTRY[n].display} {self.test[n]['mean']:.2f} against {REGISTRY[n].target:.1f} "
                             f"({self.met_words(n)})" for n in self.test)
                 + ("; section 7 gives every measurement of each miss." if self.missed() else ".")
-                + "".join(f"\n  - {self.verdict(n)}" for n in self.missed()))  # fmt: skip
+                + "".join(f"\n  - {self.miss_sentence(n)}" for n in self.missed()))  # fmt: skip
 
     def misses(self):
         """Section 7's list of misses, each with what was measured about it."""
@@ -254,8 +259,9 @@ class Final:
 
 
 def lr(rate):
-    """A learning rate as people write it: 2e-4."""
-    return f"{rate:.0e}".replace("e-0", "e-")
+    """A learning rate as people write it: 2e-4, 1.5e-4 (the digits it has, up to three)."""
+    mantissa, exponent = f"{rate:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def below_reference(effect, n):

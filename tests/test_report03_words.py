@@ -26,8 +26,6 @@ def test_freezing_a_head_is_worded_by_the_sign_and_the_finding():
 
 def committed():
     figures = json.loads((ROOT / "reports" / "03_freezing_and_transfer.json").read_text())
-    if "roles" not in figures:
-        pytest.skip("the committed report 03 predates the roles its words are built from")
     long_run = json.loads((ROOT / "reports" / "long_run.json").read_text())
     notebook = json.loads((ROOT / "notebooks" / "03_freezing_and_transfer.ipynb").read_text())
     shown = [
@@ -97,3 +95,20 @@ def test_the_committed_closing_words_are_rebuilt_from_the_committed_json():
 def test_the_committed_results_rows_are_rebuilt_from_the_committed_json():
     figures, long_run, _ = committed()
     assert report03.Words(figures, long_run, budget="").rows() == figures["rows"]
+
+
+def test_every_seed_that_ends_near_chance_is_named():
+    tuned, mini, reference = "mpnet tuned", "MiniLM short", "reference"
+    roles = {"minilm": "MiniLM", "mpnet": "mpnet", "mp_tuned": tuned, "mini_steps": mini, "reference": reference}
+    c = {"encode_sentences_per_s": {"MiniLM": 300.0, "mpnet": 40.0}, "step_seconds": {"MiniLM": 0.2, "mpnet": 1.2},
+         "equal_time_steps": 150, "time_share": 1.0, "equal_time": True, "rule": [], "pick": reference,
+         "names": {tuned: "mpnet fine-tuned", mini: "MiniLM, 150 steps", reference: "MiniLM fine-tuned"},
+         "MiniLM at mpnet's steps minus MiniLM at the budget": {},
+         "mpnet fine-tuned minus its own probe": {}}  # fmt: skip
+    arms = {tuned: {"seconds": 90.0, "scores": {"trec": {"values": [20.0, 21.5, 80.0]}}},
+            mini: {"seconds": 30.0, "scores": {"trec": {"values": [70.0, 71.0, 72.0]}}},
+            reference: {"seconds": 180.0}}  # fmt: skip
+    _, text = report03.choice_words(c, {}, arms, roles, 900, (0, 1, 2), {"trec": 16.7})
+    said = "2 seeds of mpnet fine-tuned ended near chance on trec (20.0, 21.5; chance 16.7; the other seeds 80.0)"
+    assert said in text
+    assert "MiniLM, 150 steps ended near chance" not in text
