@@ -10,7 +10,6 @@ import math
 import report04
 from mtl import REGISTRY
 from mtl.experiments import direction, per_task, spread, than, with_noise, worded
-from mtl.figures import verdict
 from mtl.report import row
 
 PUBLISHED = {"sentiment": report04.PUBLISHED["sentiment"][0]}  # MiniLM-L6xH384 on SST-2 alone (report04 cites it)
@@ -71,6 +70,9 @@ class Words:
     def long_end(self, n):  # the longer run's last dev score
         return self.long_run["curve"][-1]["dev"][n]
 
+    def long_gain(self, n):  # the longer run's last dev score minus the tested model's dev mean
+        return self.long_end(n) - self.dev(self.chosen, n)
+
     def ahead(self, n):  # the routes ahead of the tested configuration on a task, by a finding
         return [a for a, c in self.routes.items() if c[n]["finding"] and c[n]["difference"] > 0]
 
@@ -112,9 +114,8 @@ class Words:
                         "": head["calibration_error"]["frozen minus left trainable"]}}  # fmt: skip
         compared |= {f"fine-tuned minus probe, {k} labels per class": c
                      for k, c in f["few_labels"]["fine_tuned_minus_probe"].items()}  # fmt: skip
-        return rows + [row(f"{n} dev accuracy, {what}" if n else f"dev {what}", c["difference"], "{:+.2f}", "dev",
-                           verdict(c), f"±{c['noise']:.2f}") for what, comparison in compared.items()
-                       for n, c in comparison.items()]  # fmt: skip
+        return rows + [report04.comparison_row(f"{n} dev accuracy, {what}" if n else f"dev {what}", c)
+                       for what, comparison in compared.items() for n, c in comparison.items()]  # fmt: skip
 
     def tested(self):
         """The closing section's words: the test scores, each miss of a target, the published figure."""
@@ -135,7 +136,7 @@ class Words:
             f"{self.all_rows[n]:,d} training rows and shared {self.steps:,d} steps with another task. In one longer "
             f"run (scripts/long_run.py's, {self.long_run['settings']['steps']:,d} steps, three tasks, one seed at the "
             f"reference's rate, every row: direction only) dev reached {self.long_end(n):.1f} against this model's "
-            f"dev {self.dev(chosen, n):.1f}, a gain of {self.long_end(n) - self.dev(chosen, n):+.1f}. The published "
+            f"dev {self.dev(chosen, n):.1f}, a gain of {self.long_gain(n):+.1f}. The published "
             f"figure is on the GLUE dev file, where this model scores {offset[n]:+.1f} against its own dev split; "
             "with that offset the longer run would stand about "
             f"{PUBLISHED[n] - self.long_end(n) - offset[n]:.1f} below the published figure (a rough guide: one seed, "
@@ -322,9 +323,8 @@ class Words:
                          for n in tasks)
              + "".join(f"; on {n} these arms read {self.sizes[n]:,d} of {self.all_rows[n]:,d} rows for {steps:,d} "
                        f"steps, and one longer run on every row (one seed) ends "
-                       f"{abs(self.long_end(n) - self.dev(chosen, n)):.1f} "
-                       f"{'above' if self.long_end(n) - self.dev(chosen, n) >= 0 else 'below'} this model on dev, "
-                       + ("less than" if self.long_end(n) - self.dev(chosen, n) < self.short_by(n) else "as much as")
+                       f"{abs(self.long_gain(n)):.1f} {'above' if self.long_gain(n) >= 0 else 'below'} this model "
+                       "on dev, " + ("less than" if self.long_gain(n) < self.short_by(n) else "as much as")
                        + f" the {self.short_by(n):.1f}-point miss"
                        + "".join(f"; {name} scores {self.routes[a][n]['difference']:+.1f} on {n} dev (a finding), "
                                  "not picked by the rule"

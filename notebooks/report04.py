@@ -264,6 +264,16 @@ def lr(rate):
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
+def setting(rates, key):
+    """A (top rate, decay) setting of the rates figures: "chosen", "candidate" or "reference"."""
+    return rates[key]["encoder_lr"], rates[key]["layer_decay"]
+
+
+def comparison_row(figure, c):
+    """A results row for a dev comparison: its difference, read against its verdict and noise."""
+    return row(figure, c["difference"], "{:+.2f}", "dev", verdict(c), f"±{c['noise']:.2f}")
+
+
 def below_reference(effect, n):
     """Where the candidate trails the reference: by how much, and whether the rule finds it."""
     return f"where it is {abs(effect[n]['difference']):.2f} below the reference ({verdict(effect[n])})"
@@ -274,7 +284,7 @@ def convergence_words(rates, convergence, grid_size, seeds):
     and whether the budget is shown to converge; from the figures of `rates` and `convergence` (the notebook's
     JSON)."""
     steps, effect, kept = convergence["steps"], rates["candidate_minus_reference"], rates["grid_sign_kept"]
-    chosen, candidate = (tuple(rates[k].values()) for k in ("chosen", "candidate"))
+    chosen, candidate = setting(rates, "chosen"), setting(rates, "candidate")
     still, rising = convergence["reference_still_moving"], convergence["candidate_still_rising"]
     long_run, converged = convergence["long_run"], convergence["converged"]
     text = (f"Chosen: **top rate {lr(chosen[0])}, decay {chosen[1]:g}**: the candidate is "
@@ -318,7 +328,7 @@ def rates_takeaways(figures):
     encoder, built from the figures notebook 04 writes to its JSON."""
     rates, both, shared = figures["rates"], figures["multi_task_and_rates"], figures["sharing"]
     steps, tasks, effect = figures["convergence"]["steps"], list(figures["tasks"]), rates["candidate_minus_reference"]
-    chosen, candidate, reference = (tuple(rates[k].values()) for k in ("chosen", "candidate", "reference"))
+    chosen, candidate, reference = (setting(rates, k) for k in ("chosen", "candidate", "reference"))
     rising = figures["convergence"]["candidate_still_rising"]  # where the candidate trails but had not stopped gaining
     moved, alone = both["tasks"], both["alone_candidate_minus_reference"]
     same = [n for n in moved if both["alone_vs_jointly"][n] != "a different verdict"]
@@ -384,7 +394,7 @@ def rows(figures):
     its JSON."""
     tasks, rates, shared = figures["tasks"], figures["rates"], figures["sharing"]
     sizes, seeds = figures["settings"]["train_sizes"], len(figures["settings"]["seeds"])
-    chosen, reference = (tuple(rates[k].values()) for k in ("chosen", "reference"))
+    chosen, reference = setting(rates, "chosen"), setting(rates, "reference")
     lines = [row(f"joint model, mean ± std over {seeds} seeds: {REGISTRY[n].display}", spread(t["final"], 2), "{}",
                  "test", "target", f"{t['target']:.1f}") for n, t in tasks.items()]  # fmt: skip
     lines += [row(f"frozen-encoder probe: {REGISTRY[n].display}"
@@ -401,5 +411,5 @@ def rows(figures):
     lever = shared["lever_minus_joint"]  # the loss-weight lever against the joint model, where one was trained
     if lever:
         compared[f"{' and '.join(shared['costs'])} loss x{shared['loss_weight']:g} minus joint"] = lever
-    return lines + [row(f"{n} dev, {what}", c["difference"], "{:+.2f}", "dev", verdict(c), f"±{c['noise']:.2f}")
-                    for what, comparison in compared.items() for n, c in comparison.items()]  # fmt: skip
+    return lines + [comparison_row(f"{n} dev, {what}", c) for what, comparison in compared.items()
+                    for n, c in comparison.items()]  # fmt: skip
