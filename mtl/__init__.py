@@ -21,6 +21,7 @@ One module per part, each readable top to bottom:
   experiments  the notebooks' bookkeeping: arms trained once per seed, dev scores with counts, comparisons, choices
   cache      training runs kept on disk by what decides their figures, replayed when a notebook runs again
   report     the report profile, the headline-figures JSON and the rows it declares for the results tables
+  words      (a subpackage) the sentences and results rows reports 03 and 04 build from their figures
 """
 
 from mtl.data import data_dir, load_stsb

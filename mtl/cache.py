@@ -4,6 +4,8 @@ after a change to its prose) would otherwise start from nothing.
 
 A run's key hashes everything that decides what the run computes:
   the package's code         any change to mtl/*.py trains afresh, except to its comments and docstrings
+                             (the subpackage mtl/words/ is left out: it writes sentences from figures and
+                             decides none, so rewording a report replays its runs)
   the run's TrainConfig      seed and steps included (checkpoint_dir aside: where checkpoints go changes no figure)
   the model as it starts     every tensor, which parameters train, the encoder's tokeniser, pooling, normalisation and
                              length limit, the tasks with their labels, the heads' dropout
@@ -55,7 +57,8 @@ def code_of(source: str) -> str:
 
 @functools.cache
 def package_digest() -> str:
-    """SHA-256 over the code of every module of the package (mtl/*.py), read once per process."""
+    """SHA-256 over the code of every module of the package (mtl/*.py; not mtl/words/, which decides no figure),
+    read once per process."""
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + code_of(path.read_text()).encode() + b"\0")

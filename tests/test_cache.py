@@ -3,6 +3,8 @@ without training, and any change to what decides its figures (steps, rows, the m
 decoding, the package's code) trains it afresh; an entry is written whole."""
 
 import dataclasses
+import importlib.util
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +102,24 @@ def test_a_remembered_measurement_is_computed_once_per_key_code_and_machine(tmp_
     monkeypatch.setenv("RUN_CACHE", "off")
     helpers.remembered("step time", ["MiniLM", 60], measure)
     assert len(calls) == 4  # no cache: measured afresh
+
+
+def test_the_key_covers_the_code_of_every_top_level_module_and_leaves_out_the_words_subpackage(tmp_path):
+    # A copy of the package whose files can be edited; its cache module hashes the copy (package_digest reads the
+    # folder it is in).
+    copy = tmp_path / "mtl"
+    shutil.copytree(Path(mtl.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def digest():
+        spec = importlib.util.spec_from_file_location("cache_copy", copy / "cache.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.package_digest()
+
+    before = digest()
+    words = copy / "words" / "training_loop.py"
+    words.write_text(words.read_text() + "\nREWORDED = 'a sentence the report writes'\n")
+    assert digest() == before  # words decide no run's figure: rewording a report replays its runs
+    figures = copy / "figures.py"
+    figures.write_text(figures.read_text() + "\nCHANGED = 1\n")
+    assert digest() != before  # code that can change a figure trains afresh

@@ -1,10 +1,10 @@
-"""What notebook 04 says of its measurements: where each dev split comes from, section 3's words on the long-budget
-pair, the first screen (the final models against their targets, met or missed, and what was measured about each miss;
-the rates, multi-task and sharing takeaways), section 7's misses and the results rows. The notebook trains, scores and
-compares; this file puts the figures into words, so that the notebook's code shows the experiment and this file the
-accounting of its sentences. The rates takeaways, section 3 and the rows are built from the figures the notebook
-writes to reports/04_training_loop.json; the targets' sentences (`Final`) still read the notebook's Experiments and
-dev rows (the share of capitalised entity words, the last two evaluations).
+"""What notebook 04 (the training loop) says of its measurements: where each dev split comes from, section 3's
+words on the long-budget pair, the first screen (the final models against their targets, met or missed, and what was
+measured about each miss; the rates, multi-task and sharing takeaways), section 7's misses and the results rows. The
+notebook trains, scores and compares; this module puts the figures into words, so that the notebook's code shows the
+experiment and this module the accounting of its sentences. The rates takeaways, section 3 and the rows are built
+from the figures the notebook writes to reports/04_training_loop.json; the targets' sentences (`Final`) still read
+the notebook's Experiments and dev rows (the share of capitalised entity words, the last two evaluations).
 """
 
 from dataclasses import dataclass
@@ -389,10 +389,9 @@ def dev_source(n, train, dev_file, drawn):
                if test == "dev" else ""))  # fmt: skip
 
 
-def rows(figures):
-    """The report's lines for the README and RESULTS tables (`mtl.report.row`), from the figures notebook 04 writes to
-    its JSON."""
-    tasks, rates, shared = figures["tasks"], figures["rates"], figures["sharing"]
+def headline_rows(figures):
+    """The rows the first screen shows: each task's final test score and its probe, the rates chosen, the budget."""
+    tasks, rates = figures["tasks"], figures["rates"]
     sizes, seeds = figures["settings"]["train_sizes"], len(figures["settings"]["seeds"])
     chosen, reference = setting(rates, "chosen"), setting(rates, "reference")
     lines = [row(f"joint model, mean ± std over {seeds} seeds: {REGISTRY[n].display}", spread(t["final"], 2), "{}",
@@ -406,10 +405,17 @@ def rows(figures):
                   f"top rate {lr(reference[0])}, decay {reference[1]:g}"),
               row("steps per joint training run (the long budget)", figures["convergence"]["steps"], "{:,d}",
                   None)]  # fmt: skip
+    return lines
+
+
+def rows(figures):
+    """The report's lines for the README and RESULTS tables (`mtl.report.row`), from the figures notebook 04 writes to
+    its JSON: the headline rows, then each dev comparison."""
+    shared = figures["sharing"]
     compared = {"joint minus alone with the same updates": shared["joint_minus_alone"],
                 "Viterbi minus argmax tags": figures["ner_decoding"]["viterbi_minus_argmax"]}  # fmt: skip
     lever = shared["lever_minus_joint"]  # the loss-weight lever against the joint model, where one was trained
     if lever:
         compared[f"{' and '.join(shared['costs'])} loss x{shared['loss_weight']:g} minus joint"] = lever
-    return lines + [comparison_row(f"{n} dev, {what}", c) for what, comparison in compared.items()
+    return headline_rows(figures) + [comparison_row(f"{n} dev, {what}", c) for what, comparison in compared.items()
                     for n, c in comparison.items()]  # fmt: skip

@@ -1,18 +1,21 @@
-"""What notebook 03 says of its measurements: the generated sentences of sections 2, 3, 5, 6 and 7, the first
-screen's takeaways, the closing section's words about the tested models, and the results rows. The notebook trains,
-scores and compares; it hands this file its figures (the dict it writes to reports/03_freezing_and_transfer.json), so
-that the notebook's code shows the experiments and this file the accounting of its sentences, and every sentence can
-be rebuilt from the JSON (with reports/long_run.json) alone.
+"""What notebook 03 (freezing and transfer) says of its measurements: the generated sentences of sections 2, 3, 5,
+6 and 7, the first screen's takeaways, the closing section's words about the tested models, and the results rows.
+The notebook trains, scores and compares; it hands this module its figures (the dict it writes to
+reports/03_freezing_and_transfer.json), so that the notebook's code shows the experiments and this module the
+accounting of its sentences, and every sentence can be rebuilt from the JSON (with reports/long_run.json) alone.
 """
 
 import math
 
-import report04
 from mtl import REGISTRY
 from mtl.experiments import direction, per_task, spread, than, with_noise, worded
 from mtl.report import row
+from mtl.words import training_loop
+from mtl.words.training_loop import comparison_row, lr
 
-PUBLISHED = {"sentiment": report04.PUBLISHED["sentiment"][0]}  # MiniLM-L6xH384 on SST-2 alone (report04 cites it)
+PUBLISHED = {
+    "sentiment": training_loop.PUBLISHED["sentiment"][0]
+}  # MiniLM-L6xH384 on SST-2 alone (training_loop.py cites it)
 FEW_NOISY = 3.0  # points of seed noise beyond which a last-two check cannot show a run settled
 LEAD = {"better": "Fine-tuning MiniLM beats a probe on its frozen embeddings",
         "worse": "A probe on frozen MiniLM beats fine-tuning it",
@@ -86,13 +89,11 @@ class Words:
     def missed(self):
         return [n for n in self.tasks if self.test[self.chosen][n]["mean"] < (REGISTRY[n].target or 0)]
 
-    def rows(self):
-        """The report's lines for the README and RESULTS tables (`mtl.report.row`)."""
-        f, roles, choice, unfreezing = self.f, self.roles, self.choice, self.unfreezing
-        head = f["one_head_frozen"]
-        speed, task = choice["encode_sentences_per_s"], head["task"]
-        rate = report04.lr(f["settings"]["config"]["encoder_lr"])
-        rows = [row("fine-tuned, configuration chosen on dev, mean ± std over its seeds: TREC-6 test / SST-2 (GLUE "
+    def headline_rows(self):
+        """The rows the first screen shows: the tested model, the two choices, the encode-speed ratio."""
+        roles, choice, unfreezing = self.roles, self.choice, self.unfreezing
+        speed = choice["encode_sentences_per_s"]
+        return [row("fine-tuned, configuration chosen on dev, mean ± std over its seeds: TREC-6 test / SST-2 (GLUE "
                     "dev) accuracy", self.both(self.test[self.chosen]), "{}", "test", "a probe on the frozen encoder",
                     self.both(self.test[roles["probe"]])),
                 row("pretrained model picked on dev (encode speed first, then training time, unless beaten by the "
@@ -103,6 +104,13 @@ class Words:
                     unfreezing["chosen_words"], "{}", "dev"),
                 row("all-MiniLM-L6-v2's encode speed over all-mpnet-base-v2's, measured in this run",
                     speed[roles["minilm"]] / speed[roles["mpnet"]], "{:.1f}x", "dev")]  # fmt: skip
+
+    def rows(self):
+        """The report's lines for the README and RESULTS tables (`mtl.report.row`): the headline rows, then each
+        dev comparison."""
+        f, choice = self.f, self.choice
+        head = f["one_head_frozen"]
+        task, rate = head["task"], lr(f["settings"]["config"]["encoder_lr"])
         compared = {f"the reference (encoder rate {rate}) fine-tuned minus probe":
                         f["backbone_frozen"]["fine-tuned minus probe"],
                     "mpnet probe minus MiniLM's": choice["probes, mpnet minus MiniLM"],
@@ -114,7 +122,7 @@ class Words:
                         "": head["calibration_error"]["frozen minus left trainable"]}}  # fmt: skip
         compared |= {f"fine-tuned minus probe, {k} labels per class": c
                      for k, c in f["few_labels"]["fine_tuned_minus_probe"].items()}  # fmt: skip
-        return rows + [report04.comparison_row(f"{n} dev accuracy, {what}" if n else f"dev {what}", c)
+        return self.headline_rows() + [comparison_row(f"{n} dev accuracy, {what}" if n else f"dev {what}", c)
                        for what, comparison in compared.items() for n, c in comparison.items()]  # fmt: skip
 
     def tested(self):
@@ -347,7 +355,7 @@ def convergence_words(c, arms, labels, long_run, sizes, config):
     still = [f"{label} ({', '.join(n for n, x in moving[label].items() if x['finding'])})" for label in labels
              if any(x["finding"] for x in moving[label].values())]  # fmt: skip
     unsettled = [n for n in tasks if stops[n] is None]  # still moving at the long run's end: no plateau to reach
-    short_of = [n for n in needed if updates[n] < needed[n]]  # tasks these runs leave before the long run's plateau
+    short_of = c["short_of_plateau"]  # tasks these runs leave before the long run's plateau
     reference = arms[labels[0]]
     budget = (f"the compared arms of sections 2 and 6 train {steps:,d} steps, the reference "
               f"{reference['seconds'] / 60:.1f} minutes a run; "
@@ -524,6 +532,23 @@ def few_label_words(few_labels, few_moving, probes, probe, sizes):
                        "whether they had stopped." if any(c["noise"] > FEW_NOISY for c in m.values()) else ".")
                     for k, m in few_moving.items())  # fmt: skip
     return text, more
+
+
+def unfrozen(change, encoder_lr, n_layers):
+    """What a section-6 variant trains, in words, from its change to the reference's TrainConfig (an empty change
+    is the reference: every layer but the word embeddings)."""
+    same = "every layer but the word embeddings, as the reference"
+    if "encoder_lr" in change:
+        new = change["encoder_lr"]
+        return (f"{same}, with the encoder rate {'lowered' if new < encoder_lr else 'raised'} from {lr(encoder_lr)} "
+                f"to {lr(new)}")  # fmt: skip
+    freeze = change.get("freeze", ("embeddings",))
+    if not freeze:
+        return "every layer, the word embeddings too"
+    bottom = sum(group.startswith("layer.") for group in freeze)
+    if not bottom:
+        return same
+    return f"the top {n_layers - bottom} layers only (the word embeddings and the bottom {bottom} frozen)"
 
 
 def unfreezing_words(u, arms, last_two, reference, steps, tasks):

@@ -1,14 +1,12 @@
-"""notebooks/report04.py: the sentences report 04 writes about its final models follow the figures they are given."""
+"""mtl/words/training_loop.py: the sentences report 04 writes about its final models follow the figures they are given."""
 
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
-import report04  # noqa: E402
+from mtl.words import training_loop as words04
 
 
 def comparison(difference, noise, seed_noise, interval, finding=False):
@@ -18,13 +16,13 @@ def comparison(difference, noise, seed_noise, interval, finding=False):
 
 def test_a_difference_is_told_apart_from_a_size_only_by_both_halves_of_the_rule():
     small = comparison(-0.17, 0.68, 0.66, (-0.6, 0.3))
-    assert report04.told_apart(small, -2.15)  # 1.98 from -2.15, beyond both noises, and the interval excludes it
-    assert not report04.told_apart(small, -0.5)  # inside the interval
+    assert words04.told_apart(small, -2.15)  # 1.98 from -2.15, beyond both noises, and the interval excludes it
+    assert not words04.told_apart(small, -0.5)  # inside the interval
     wide = comparison(-0.73, 2.66, 2.66, (-1.9, 0.5))
-    assert not report04.told_apart(wide, -2.61)  # the interval excludes it, the seed noise does not
-    assert not report04.told_apart(comparison(-0.17, 0.68, 0.66, None), -2.15)  # no bootstrap: cannot tell apart
+    assert not words04.told_apart(wide, -2.61)  # the interval excludes it, the seed noise does not
+    assert not words04.told_apart(comparison(-0.17, 0.68, 0.66, None), -2.15)  # no bootstrap: cannot tell apart
     loose = comparison(-0.17, 0.68, 0.66, (-2.5, 0.3))
-    assert not report04.told_apart(loose, -2.15)  # the noises exclude -2.15, the interval does not
+    assert not words04.told_apart(loose, -2.15)  # the noises exclude -2.15, the interval does not
 
 
 def final(dev, test, alone_dev, sharing, steps=827, rows=14041, task="ner"):
@@ -35,7 +33,7 @@ def final(dev, test, alone_dev, sharing, steps=827, rows=14041, task="ner"):
         last_two=lambda label: {task: flat},
         pooled_std={task: 0.34},
     )  # fmt: skip
-    return report04.Final(
+    return words04.Final(
         exp, "final", "final", {task: "alone"}, {task: {"mean": test, "std": 0.4, "values": [test] * 3}},
         {task: 3453}, {task: sharing}, 3000, 32, {task: rows}, {}, ["ner"], uncased=False,
     )  # fmt: skip
@@ -122,17 +120,17 @@ def test_the_committed_takeaways_section_3_and_rows_are_rebuilt_from_the_committ
     notebook = json.loads((root / "notebooks" / "04_training_loop.ipynb").read_text())
     shown = "\n".join("".join(output["data"]["text/markdown"]) for cell in notebook["cells"]
                       for output in cell.get("outputs", []) if "text/markdown" in output.get("data", {}))  # fmt: skip
-    takeaways = report04.rates_takeaways(figures)
+    takeaways = words04.rates_takeaways(figures)
     assert len(takeaways) == 3
     for text in takeaways:
         assert f"- {text}" in shown
     grid, seeds = len(figures["rates"]["grid_ranking"]), len(figures["settings"]["seeds"])
-    assert report04.convergence_words(figures["rates"], figures["convergence"], grid, seeds) in shown
-    assert report04.rows(figures) == figures["rows"]
+    assert words04.convergence_words(figures["rates"], figures["convergence"], grid, seeds) in shown
+    assert words04.rows(figures) == figures["rows"]
 
 
 def test_a_learning_rate_is_written_as_people_write_it():
-    assert report04.lr(2e-4) == "2e-4"
-    assert report04.lr(1e-3) == "1e-3"
-    assert report04.lr(5e-5) == "5e-5"
-    assert report04.lr(1.5e-4) == "1.5e-4"  # two settings a digit apart never share a label
+    assert words04.lr(2e-4) == "2e-4"
+    assert words04.lr(1e-3) == "1e-3"
+    assert words04.lr(5e-5) == "5e-5"
+    assert words04.lr(1.5e-4) == "1.5e-4"  # two settings a digit apart never share a label

@@ -1,27 +1,26 @@
-"""notebooks/report03.py: report 03's first screen and closing words follow its figures, and can be rebuilt from the
+"""mtl/words/freezing_and_transfer.py: report 03's first screen and closing words follow its figures, and can be rebuilt from the
 committed JSON alone."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from mtl.words import freezing_and_transfer as words03
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "notebooks"))
-import report03  # noqa: E402
 
 
 def test_sampling_error_is_half_the_95_percent_binomial_interval_in_points():
-    assert report03.sampling_error(90.0, 500) == pytest.approx(2.63, abs=0.005)
-    assert report03.sampling_error(50.0, 100) == pytest.approx(9.8, abs=0.005)
-    assert report03.sampling_error(100.0, 500) == 0.0
+    assert words03.sampling_error(90.0, 500) == pytest.approx(2.63, abs=0.005)
+    assert words03.sampling_error(50.0, 100) == pytest.approx(9.8, abs=0.005)
+    assert words03.sampling_error(100.0, 500) == 0.0
 
 
 def test_freezing_a_head_is_worded_by_the_sign_and_the_finding():
-    assert report03.head_words({"difference": -1.2, "finding": True}) == "costs Task A accuracy"
-    assert report03.head_words({"difference": 0.8, "finding": True}) == "gains Task A accuracy"
-    assert "within noise" in report03.head_words({"difference": -3.0, "finding": False})
+    assert words03.head_words({"difference": -1.2, "finding": True}) == "costs Task A accuracy"
+    assert words03.head_words({"difference": 0.8, "finding": True}) == "gains Task A accuracy"
+    assert "within noise" in words03.head_words({"difference": -3.0, "finding": False})
 
 
 def committed():
@@ -49,21 +48,21 @@ def section_words(figures, long_run):
                 "fine-tuned, equal steps: mpnet minus MiniLM", "mpnet probe minus fine-tuned MiniLM")  # fmt: skip
     few = figures["few_labels"]["fine_tuned_minus_probe"]
     probes = {label.split(", ")[1].split()[0]: arm for label, arm in arms.items() if label.startswith("probe, ")}
-    budget, *convergence = report03.convergence_words(figures["convergence"], arms, section_2, long_run, sizes,
+    budget, *convergence = words03.convergence_words(figures["convergence"], arms, section_2, long_run, sizes,
                                                       settings["config"])  # fmt: skip
     return budget, {
         "convergence": convergence,
-        "backbone": report03.backbone_words(figures["backbone_frozen"], arms[roles["reference"]],
+        "backbone": words03.backbone_words(figures["backbone_frozen"], arms[roles["reference"]],
                                             arms[roles["heads_only"]], arms[roles["probe"]],
                                             settings["config"]["head_lr"], steps, last_two[roles["heads_only"]]),
-        "one head": report03.one_head_words(figures["one_head_frozen"], roles["reference"], roles["head_trained"],
+        "one head": words03.one_head_words(figures["one_head_frozen"], roles["reference"], roles["head_trained"],
                                             last_two[roles["reference"]]),
-        "choice": report03.choice_words(figures["model_choice"], {k: figures["model_choice"][k] for k in compared},
+        "choice": words03.choice_words(figures["model_choice"], {k: figures["model_choice"][k] for k in compared},
                                         arms, roles, steps, settings["seeds"],
                                         figures["whole_network_frozen"]["chance"]),
-        "unfreezing": (report03.unfreezing_words(figures["unfreezing"], arms, last_two, roles["reference"], steps,
+        "unfreezing": (words03.unfreezing_words(figures["unfreezing"], arms, last_two, roles["reference"], steps,
                                                  list(sizes)), ""),
-        "few labels": report03.few_label_words(few, {k: last_two[f"{k} per class"] for k in few}, probes,
+        "few labels": words03.few_label_words(few, {k: last_two[f"{k} per class"] for k in few}, probes,
                                                arms[roles["probe"]], sizes),
     }  # fmt: skip
 
@@ -79,7 +78,7 @@ def test_every_committed_section_sentence_is_rebuilt_from_the_committed_json():
 def test_the_committed_first_screen_is_rebuilt_from_the_committed_json():
     figures, long_run, shown = committed()
     budget, _ = section_words(figures, long_run)
-    takeaways = report03.Words(figures, long_run, budget).takeaways()
+    takeaways = words03.Words(figures, long_run, budget).takeaways()
     assert len(takeaways) == 5
     for short, more in takeaways:
         assert f"- {short}" in shown
@@ -88,13 +87,13 @@ def test_the_committed_first_screen_is_rebuilt_from_the_committed_json():
 
 def test_the_committed_closing_words_are_rebuilt_from_the_committed_json():
     figures, long_run, shown = committed()
-    text, more, title = report03.Words(figures, long_run, budget="").tested()
+    text, more, title = words03.Words(figures, long_run, budget="").tested()
     assert text in shown and more in shown and title in shown
 
 
 def test_the_committed_results_rows_are_rebuilt_from_the_committed_json():
     figures, long_run, _ = committed()
-    assert report03.Words(figures, long_run, budget="").rows() == figures["rows"]
+    assert words03.Words(figures, long_run, budget="").rows() == figures["rows"]
 
 
 def test_every_seed_that_ends_near_chance_is_named():
@@ -108,7 +107,7 @@ def test_every_seed_that_ends_near_chance_is_named():
     arms = {tuned: {"seconds": 90.0, "scores": {"trec": {"values": [20.0, 21.5, 80.0]}}},
             mini: {"seconds": 30.0, "scores": {"trec": {"values": [70.0, 71.0, 72.0]}}},
             reference: {"seconds": 180.0}}  # fmt: skip
-    _, text = report03.choice_words(c, {}, arms, roles, 900, (0, 1, 2), {"trec": 16.7})
+    _, text = words03.choice_words(c, {}, arms, roles, 900, (0, 1, 2), {"trec": 16.7})
     said = "2 seeds of mpnet fine-tuned ended near chance on trec (20.0, 21.5; chance 16.7; the other seeds 80.0)"
     assert said in text
     assert "MiniLM, 150 steps ended near chance" not in text
