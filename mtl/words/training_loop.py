@@ -379,10 +379,12 @@ def dev_source(n, train, dev_file, drawn):
     if not isinstance(dev, Carve):
         seen = {str(x) for x in train[0]}  # to find the dev rows repeated word for word from training
         again = [x for x in dev_file[0] if str(x) in seen]
-        return (f"`{n}` the dataset's {dev} file as published, {len(again):,d} of whose {len(dev_file[0]):,d} "
-                f"sentences also occur word for word in training ({sum(len(x) <= 4 for x in again):,d} of them four "
-                f"words or fewer), {sum(str(x) in seen for x in drawn[0]):,d} of the {len(drawn[0]):,d} drawn "
-                "here")  # fmt: skip
+        if any(str(x) in seen for x in drawn[0]):
+            raise ValueError(f"{n}: the dev rows drawn repeat training rows; draw them from the unseen ones")
+        return (f"`{n}` the dataset's {dev} file as published, less the {len(again):,d} of its "
+                f"{len(dev_file[0]):,d} sentences that also occur word for word in training "
+                f"({sum(len(x) <= 4 for x in again):,d} of them four words or fewer), so that dev shares no sentence "
+                f"with training: {len(drawn[0]):,d} of the other {len(dev_file[0]) - len(again):,d} drawn")  # fmt: skip
     return (f"`{n}` {dev.rows:,d} rows carved from the training file, every training row "
             + ("inside one of them" if dev.whole else "equal to one of them") + " dropped"
             + (" (its dataset's test labels are not public, so its own dev file is the reported figure)"
