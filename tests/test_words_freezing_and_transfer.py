@@ -111,3 +111,17 @@ def test_every_seed_that_ends_near_chance_is_named():
     said = "2 seeds of mpnet fine-tuned ended near chance on trec (20.0, 21.5; chance 16.7; the other seeds 80.0)"
     assert said in text
     assert "MiniLM, 150 steps ended near chance" not in text
+
+
+def test_what_a_variant_trains_is_said_from_its_change_to_the_reference():
+    same = "every layer but the word embeddings, as the reference"
+    assert words03.unfrozen({}, 2e-4, 6) == same
+    assert words03.unfrozen({"freeze": ("embeddings",)}, 2e-4, 6) == same
+    assert words03.unfrozen({"freeze": ()}, 2e-4, 6) == "every layer, the word embeddings too"
+    assert words03.unfrozen({"freeze": ("embeddings", "layer.0", "layer.1", "layer.2", "layer.3")}, 2e-4, 6) == (
+        "the top 2 layers only (the word embeddings and the bottom 4 frozen)"
+    )
+    assert (
+        words03.unfrozen({"encoder_lr": 1e-4}, 2e-4, 6) == f"{same}, with the encoder rate lowered from 2e-4 to 1e-4"
+    )
+    assert words03.unfrozen({"encoder_lr": 5e-4}, 2e-4, 6) == f"{same}, with the encoder rate raised from 2e-4 to 5e-4"

@@ -5,13 +5,11 @@ reports/03_freezing_and_transfer.json), so that the notebook's code shows the ex
 accounting of its sentences, and every sentence can be rebuilt from the JSON (with reports/long_run.json) alone.
 """
 
-import math
-
 from mtl import REGISTRY
 from mtl.experiments import direction, per_task, spread, than, with_noise, worded
 from mtl.report import row
 from mtl.words import training_loop
-from mtl.words.training_loop import comparison_row, lr
+from mtl.words.training_loop import comparison_row, lr, sampling_error
 
 PUBLISHED = {
     "sentiment": training_loop.PUBLISHED["sentiment"][0]
@@ -21,11 +19,6 @@ LEAD = {"better": "Fine-tuning MiniLM beats a probe on its frozen embeddings",
         "worse": "A probe on frozen MiniLM beats fine-tuning it",
         "mixed": "Fine-tuning MiniLM and a probe on its frozen embeddings trade tasks",
         "within noise": "Fine-tuning MiniLM and a probe on its frozen embeddings are within noise"}  # fmt: skip
-
-
-def sampling_error(accuracy, n):
-    """Half the 95% binomial interval of an accuracy over n rows, in points: what one test set alone can resolve."""
-    return 1.96 * math.sqrt(accuracy / 100 * (1 - accuracy / 100) / n) * 100
 
 
 def head_words(frozen_cost):
@@ -137,7 +130,7 @@ class Words:
             f"({REGISTRY[n].target:.1f}, set for its longer three-task training) by {self.short_by(n):.1f} points, "
             + ("within" if self.short_by(n) <= self.errors[n] else "more than")
             + f" one test set's sampling error (±{self.errors[n]:.1f}, 95%)." for n in self.missed()])  # fmt: skip
-        more = " ".join([
+        more = [
             f"On {REGISTRY[n].display}, the fine-tuned model scores {PUBLISHED[n] - test[chosen][n]['mean']:.1f} "
             "points below the published figure for MiniLM-L6xH384 (microsoft/unilm's checkpoint, not "
             f"all-MiniLM-L6-v2) fine-tuned on {n} alone. Here it read {self.sizes[n]:,d} of this project's "
@@ -151,9 +144,11 @@ class Words:
             "other sentences). What would close the gap (the checkpoint, training on the task alone, the recipe) is "
             "not measured here."
             for n in PUBLISHED if PUBLISHED[n] > test[chosen][n]["mean"]] + [
-            f"Between its last two evaluations the model moved {worded(self.moved[n], 1)} on {n}"
-            + (", still moving when it stopped" if self.moved[n]["finding"] else "")
-            + (f". {'The route' if len(self.ahead(n)) == 1 else 'The routes'} measured here that score"
+            "Between its last two evaluations the model moved "
+            + ", ".join(f"{worded(self.moved[n], 1)} on {n}"
+                        + (", still moving when it stopped" if self.moved[n]["finding"] else "")
+                        for n in self.missed()) + "." if self.missed() else ""] + [
+            (f"{'The route' if len(self.ahead(n)) == 1 else 'The routes'} measured here that score"
                f"{'s' if len(self.ahead(n)) == 1 else ''} higher on {n} by a finding, against this model on dev: "
                + "; ".join(f"{self.names[label]}, {worded(self.routes[label][n], 1)}, but "
                            + ", ".join(f"{worded(self.routes[label][o], 1)} on {o}" for o in self.tasks if o != n)
@@ -162,8 +157,9 @@ class Words:
                   "(section 5)" if all(any(c[o]["finding"] and c[o]["difference"] < 0 for o in self.tasks)
                                        for c in (self.routes[a] for a in self.ahead(n)))
                   else "; " + "; ".join(map(self.passed_over, self.ahead(n))))
-               if self.ahead(n) else "") + "."
-            for n in self.missed()])  # fmt: skip
+               + "." if self.ahead(n) else "")
+            for n in self.missed()]  # fmt: skip
+        more = " ".join(sentence for sentence in more if sentence)
         return text, more, "Against the published figure, the last evaluations, and the other routes"
 
     def spans(self, label):  # where an arm's seeds spread over twice the reference's widest spread, say how far
@@ -176,15 +172,13 @@ class Words:
     def leads_and_trails(self, r):  # a costlier candidate's tasks ahead of the pick and behind it, by a finding
         on = {sign: [n for n, c in r["comparison"].items() if c["finding"] and sign * c["difference"] > 0]
               for sign in (1, -1)}  # fmt: skip
-        equal_steps = self.choice["fine-tuned, equal steps: mpnet minus MiniLM"]
         short = self.choice["equal_time_steps"]
 
         def figures(names):
             return ", ".join(f"{n} ({r['comparison'][n]['difference']:+.1f})" for n in names)
 
-        steps = (f", given the reference's training time ({short:,d} steps against {self.steps:,d}, at MiniLM's "
-                 f"rates, untuned for mpnet; against MiniLM also stopped at {short:,d} steps it is "
-                 f"{per_task(equal_steps, 1)}, which says how fast each learns, not where each ends)"
+        steps = (f" at the reference's training time ({short:,d} steps against {self.steps:,d}, at MiniLM's rates "
+                 "untuned for mpnet, not checked for convergence)"
                  if r["candidate"] == self.roles["mp_tuned"] and short < self.steps else "")  # fmt: skip
         named = {self.roles["mp_tuned"]: "fine-tuned mpnet", self.roles["mp_probe"]: "frozen mpnet with a probe"}
         return (f"{named.get(r['candidate'], self.names[r['candidate']])} leads on {figures(on[1])}"
@@ -222,7 +216,7 @@ class Words:
         # the costlier candidates measured against the pick, ahead of it on some task by a finding, yet not picked
         ahead = [r for r in against_pick
                  if any(c["finding"] and c["difference"] > 0 for c in r["comparison"].values())]  # fmt: skip
-        errors, long_run, moved = self.errors, self.long_run, self.moved
+        errors, long_run, moved, conv = self.errors, self.long_run, self.moved, f["convergence"]
         details = [  # each takeaway's figures and caveats, folded under the takeaways
             f"**{LEAD[direction(gain)]}** on dev: {per_task(gain, 1)}, for {arms[reference]['seconds'] / 60:.1f} "
             f"minutes of training a reference run against the probe's {probe_seconds:.0f} s. On test, scored once, "
@@ -234,7 +228,7 @@ class Words:
                if self.sizes[task_b] < self.all_rows[task_b] else "")
             + ". Heads trained by the "
             f"loop on the frozen encoder are {than(loop, 'the probe')} ({per_task(loop, 1)}), at the fine-tuning head "
-            f"rate ({f['settings']['config']['head_lr']:g}, not tuned for a frozen encoder)"
+            f"rate ({lr(f['settings']['config']['head_lr'])}, not tuned for a frozen encoder)"
             + (", still moving beyond seed noise on "
                + ", ".join(n for n, c in last_two[heads_only].items() if c["finding"])
                if any(c["finding"] for c in last_two[heads_only].values()) else "")
@@ -249,7 +243,10 @@ class Words:
             + "".join(f"; {names[r['candidate']]} is {than(r['comparison'], 'the pick')}: "
                       f"{per_task(r['comparison'], 1)}" + self.spans(r["candidate"]) for r in against_pick)
             + (f". mpnet's fine-tuning ran {equal_time_steps:,d} steps at MiniLM's rates, neither tuned nor checked "
-               "for convergence (its runs keep no dev curve)" if equal_time_steps < steps else "") + ".",
+               "for convergence (its runs keep no dev curve); against MiniLM also stopped at "
+               f"{equal_time_steps:,d} steps it is "
+               f"{per_task(self.choice['fine-tuned, equal steps: mpnet minus MiniLM'], 1)}, which says how fast each "
+               "learns, not where each ends" if equal_time_steps < steps else "") + ".",
             f"**Freezing a fitted head {head}** while the encoder keeps training on its task: Task A dev accuracy "
             f"{worded(frozen_cost, 1)} and calibration error {worded(frozen_ece, 1)} against the same head left "
             "trainable"
@@ -264,9 +261,11 @@ class Words:
                + ". " if patterns else "")
             + f"The sweep's nominee against the reference, both at {steps:,d} steps with 3 seeds: "
             + "; ".join(f"{v}, {per_task(unfreezing[v], 1)}"
-                        + "".join(f" (still rising on {n} at {steps:,d} steps, {c['difference']:+.1f} beyond seed "
-                                  f"noise; the reference's {last_two[reference][n]['difference']:+.1f} there is "
-                                  + ("beyond" if last_two[reference][n]["finding"] else "within") + " seed noise)"
+                        + "".join(f" (still rising on {n} at {steps:,d} steps, {c['difference']:+.1f}, beyond its "
+                                  f"seed noise ±{c['noise']:.1f}; the reference's "
+                                  f"{last_two[reference][n]['difference']:+.1f} there is "
+                                  + ("beyond" if last_two[reference][n]["finding"] else "within")
+                                  + f" its ±{last_two[reference][n]['noise']:.1f})"
                                   for n, c in last_two[v].items()
                                   if c["finding"] and c["difference"] > 0)
                         for v in nominees) + f"; chosen: **{unfrozen}**.",
@@ -295,7 +294,15 @@ class Words:
             + " (section 8).",
             f"**Budget**: {self.budget}.",
         ]  # fmt: skip
+        needed = conv["steps_needed"]
         return [
+            (f"**Budget**: every comparison here is of runs of at most {steps:,d} steps, "
+             + (f"short of where one longer run stops moving (about {needed:,d} steps): a finding says which arm is "
+                "ahead at this budget, not where each would end" if conv["short_of_plateau"] else
+                "and no budget is known to converge: a finding says which arm is ahead at this budget"
+                if not all(conv["long_run_stops_at"].values()) else "past where one longer run stops moving")
+             + f". The reference arm: MiniLM fine-tuned, every layer but the word embeddings, encoder rate "
+             f"{lr(f['settings']['config']['encoder_lr'])}.", details[6]),
             (f"**{LEAD[direction(gain)]}** on dev; on test, scored once, the fine-tuned model scores "
              f"{self.both(test[chosen])} against the probe's {self.both(test[probe])} (TREC-6 test / SST-2 GLUE dev "
              "file accuracy).", details[0]),
@@ -317,7 +324,9 @@ class Words:
                 f"its calibration error {'far ' if 2 * ece[head_trained]['mean'] <= ece[reference]['mean'] else ''}"
                 f"lower ({spread(ece[head_trained], 1)} against "
                 f"{spread(ece[reference], 1)}, a finding, at {steps:,d} steps; the random start is "
-                + ("under" if gap[reference] < 0 else "over") + f"confident by {abs(gap[reference]):.0f} points)."
+                + ("under" if gap[reference] < 0 else "over") + f"confident by {abs(gap[reference]):.0f} points); "
+                "the choices here rank dev accuracy only, so the tested model keeps the random start, and where "
+                "calibrated confidences matter the probe start is the one to take."
                 if ece_start["finding"] and ece_start["difference"] > 0
                 and not random_start[task_a]["finding"] else ""),
              details[2] + " " + details[3]),
@@ -327,21 +336,26 @@ class Words:
              + "; ".join(f"{REGISTRY[n].display} {test[chosen][n]['mean']:.1f} against {REGISTRY[n].target:.1f}, "
                          + ("met" if test[chosen][n]["mean"] >= REGISTRY[n].target else
                             f"missed by {self.short_by(n):.1f}"
-                            + (" (within one test set's sampling error)" if self.short_by(n) <= errors[n] else ""))
+                            + (" (within one test set's sampling error" + (
+                               f", all {len(test[chosen][n]['values'])} seeds below"
+                               if max(test[chosen][n]["values"]) < REGISTRY[n].target else "") + ")"
+                               if self.short_by(n) <= errors[n] else "")
+                            + (f"; its {conv['updates'][n]:,.0f} updates here are short of the "
+                               f"{conv['long_run_plateau_updates'][n]:,.0f} after which a longer run stops moving"
+                               if n in conv["short_of_plateau"] else ""))
                          for n in tasks)
              + "".join(f"; on {n} these arms read {self.sizes[n]:,d} of {self.all_rows[n]:,d} rows for {steps:,d} "
-                       f"steps, and one longer run on every row (one seed) ends "
+                       f"steps, and one longer run on every row (one seed: direction only) ends "
                        f"{abs(self.long_gain(n)):.1f} {'above' if self.long_gain(n) >= 0 else 'below'} this model "
-                       "on dev, " + ("less than" if self.long_gain(n) < self.short_by(n) else "as much as")
-                       + f" the {self.short_by(n):.1f}-point miss"
-                       + "".join(f"; {name} scores {self.routes[a][n]['difference']:+.1f} on {n} dev (a finding), "
-                                 "not picked by the rule"
+                       "on dev"
+                       + "".join(f"; {name} scores {self.routes[a][n]['difference']:+.1f} above the tested model on "
+                                 f"{n} dev (a finding), not picked by the rule"
                                  for a, name in ((roles["mp_probe"], "frozen mpnet with a probe"),
                                                  (roles["mp_tuned"], "fine-tuned mpnet"))
                                  if self.routes[a][n]["finding"] and self.routes[a][n]["difference"] > 0)
                        for n in tasks
                        if n in self.all_rows and test[chosen][n]["mean"] < REGISTRY[n].target - errors[n])
-             + ".", details[5] + " " + details[6]),
+             + ".", details[5]),
         ]  # fmt: skip
 
 
@@ -372,8 +386,8 @@ def convergence_words(c, arms, labels, long_run, sizes, config):
                  if unsettled
                  else "past the point where a longer run stops moving on every task"))  # fmt: skip
     text = (
-        f"Every run: {steps:,d} steps of {config['batch_size']} sentences, the heads at {config['head_lr']:g}, the "
-        f"encoder at {config['encoder_lr']:g}. Each task gets, on average over the seeds, "
+        f"Every run: {steps:,d} steps of {config['batch_size']} sentences, the heads at {lr(config['head_lr'])}, the "
+        f"encoder at {lr(config['encoder_lr'])}. Each task gets, on average over the seeds, "
         + ", ".join(f"{n} {updates[n]:,.0f} updates ({updates[n] * config['batch_size'] / sizes[n]:.1f} epochs)"
                     for n in tasks) + ". "
         + (f"Still moving between the last two evaluations: {'; '.join(still)}. " if still
@@ -386,7 +400,8 @@ def convergence_words(c, arms, labels, long_run, sizes, config):
     )  # fmt: skip
     more = (
         f"A longer run ({long_run['settings']['steps']:,d} steps, one seed, three tasks, every SST-2 row) "
-        + "; ".join(([("stops moving (no later evaluation beyond twice one run's seed std) after about "
+        + "; ".join(([("stops moving (no later evaluation beyond twice one run's seed std, "
+                       + ", ".join(f"±{c['long_run_tolerance'][n]:.2f} on {n}" for n in needed) + ") after about "
                        + ", ".join(f"{n} {v:,.0f} updates" for n, v in needed.items()))] if needed else [])
                     + ([f"is still moving on {' and '.join(unsettled)} at its end"] if unsettled else [])) + ". "
         + (f"These runs stop short of that on {' and '.join(short_of)}: reaching it would take about "
@@ -430,10 +445,10 @@ def choice_words(c, compared, arms, roles, steps, seeds, chance):
                         f"({per_task(r['comparison'], 1)})." for r in c["rule"])
              + f" **Pick: {names[c['pick']]}.**")  # fmt: skip
     text = (f"Both models' steps were timed the same way, without dev evaluations: mpnet's runs took "
-            f"{arms[tuned]['seconds'] / 60:.1f} minutes a run, against "
-            f"{arms[mini]['seconds'] * steps / equal / 60:.1f} for the reference's {steps:,d} steps "
-            f"without its dev evaluations (MiniLM's {equal:,d}-step runs scaled to {steps:,d} steps; the "
-            f"reference's own runs, with their evaluations, took {arms[roles['reference']]['seconds'] / 60:.1f}). "
+            f"{arms[tuned]['seconds']:.0f} s a run, {share:.0%} of the "
+            f"{arms[mini]['seconds'] * steps / equal:.0f} s the reference's {steps:,d} steps take without their dev "
+            f"evaluations (MiniLM's {equal:,d}-step runs scaled to {steps:,d} steps; the reference's own runs, with "
+            f"their evaluations, took {arms[roles['reference']]['seconds']:.0f} s). "
             + (f"mpnet's {equal:,d} steps are far short of the reference's {steps:,d}, and its" if equal < steps
                else "mpnet's") + " runs keep no dev curve: whether it still moves is not measured. "
             + "; ".join(f"{what[:1].upper() + what[1:] if k == 0 else what}: {per_task(x, 1)}"
@@ -470,7 +485,7 @@ def backbone_words(backbone, reference, heads_only, probe, head_lr, steps, movin
             f"Heads trained by the loop on the frozen encoder are {than(loop, 'the probe')} ({per_task(loop, 1)}) at "
             f"{heads_s:.0f} s a run against the probe's {probe_s:.0f} s (Figure 1).")  # fmt: skip
     more = (("Where the encoder stays frozen, the probe is the better way to its heads at these settings (the loop's "
-             f"heads trained at the fine-tuning head rate, {head_lr:g}, not tuned for a frozen encoder), "
+             f"heads trained at the fine-tuning head rate, {lr(head_lr)}, not tuned for a frozen encoder), "
              + ("and the cheaper" if probe_s < 0.8 * heads_s else "at about the same cost"
                 if probe_s < 1.25 * heads_s else f"though {probe_s / heads_s:.1f}x as slow") + ". "
              if direction(loop) == "worse" else "")
@@ -528,8 +543,9 @@ def few_label_words(few_labels, few_moving, probes, probe, sizes):
     more = " ".join(f"With {k} per class the fine-tuned runs moved {with_noise(m, 1)} between their last two "
                     "evaluations"
                     + ("; they were still moving when they stopped." if any(c["finding"] for c in m.values()) else
-                       f": with seed noise this wide (over {FEW_NOISY:.0f} points) two evaluations cannot tell "
-                       "whether they had stopped." if any(c["noise"] > FEW_NOISY for c in m.values()) else ".")
+                       ": with seed noise this wide ("
+                       + ", ".join(f"±{c['noise']:.1f} on {n}" for n, c in m.items() if c["noise"] > FEW_NOISY)
+                       + ") two evaluations cannot tell whether they had stopped." if any(c["noise"] > FEW_NOISY for c in m.values()) else ".")
                     for k, m in few_moving.items())  # fmt: skip
     return text, more
 
