@@ -83,30 +83,32 @@ class Words:
         return [n for n in self.tasks if self.test[self.chosen][n]["mean"] < (REGISTRY[n].target or 0)]
 
     def headline_rows(self):
-        """The rows the first screen shows: the tested model, the two choices, the encode-speed ratio."""
+        """The rows the first screen shows: the tested model, the two choices, the encode-speed ratio, and fine-tuning
+        against the probe on dev."""
         roles, choice, unfreezing = self.roles, self.choice, self.unfreezing
-        speed = choice["encode_sentences_per_s"]
+        speed, rate = choice["encode_sentences_per_s"], lr(self.f["settings"]["config"]["encoder_lr"])
+        gain = self.f["backbone_frozen"]["fine-tuned minus probe"]
         return [row("fine-tuned, configuration chosen on dev, mean ± std over its seeds: TREC-6 test / SST-2 (GLUE "
                     "dev) accuracy", self.both(self.test[self.chosen]), "{}", "test", "a probe on the frozen encoder",
                     self.both(self.test[roles["probe"]])),
                 row("pretrained model picked on dev (encode speed first, then training time, unless beaten by the "
                     "choice rule)", self.names[self.pick], "{}", "dev"),
-                row("what to unfreeze, chosen on dev (which layers: a one-seed "
+                row("what to unfreeze, and the encoder rate, chosen on dev (a one-seed "
                     f"{unfreezing['short_steps']}-step sweep, direction only; its nominee, "
                     f"{', '.join(unfreezing['nominees'])}, at {self.steps:,d} steps, 3 seeds)",
                     unfreezing["chosen_words"], "{}", "dev"),
                 row("all-MiniLM-L6-v2's encode speed over all-mpnet-base-v2's, measured in this run",
-                    speed[roles["minilm"]] / speed[roles["mpnet"]], "{:.1f}x", "dev")]  # fmt: skip
+                    speed[roles["minilm"]] / speed[roles["mpnet"]], "{:.1f}x", "dev")] + [
+                comparison_row(f"{n} dev accuracy, the reference (encoder rate {rate}) fine-tuned minus probe", c)
+                for n, c in gain.items()]  # fmt: skip
 
     def rows(self):
         """The report's lines for the README and RESULTS tables (`mtl.report.row`): the headline rows, then each
         dev comparison."""
         f, choice = self.f, self.choice
         head = f["one_head_frozen"]
-        task, rate = head["task"], lr(f["settings"]["config"]["encoder_lr"])
-        compared = {f"the reference (encoder rate {rate}) fine-tuned minus probe":
-                        f["backbone_frozen"]["fine-tuned minus probe"],
-                    "mpnet probe minus MiniLM's": choice["probes, mpnet minus MiniLM"],
+        task = head["task"]
+        compared = {"mpnet probe minus MiniLM's": choice["probes, mpnet minus MiniLM"],
                     f"mpnet minus MiniLM, fine-tuned, mpnet for {choice['time_share']:.0%} of the reference's time, "
                     "evaluations aside": choice["fine-tuned, equal time: mpnet minus MiniLM"],
                     "Task A head frozen minus left trainable": {
@@ -294,15 +296,22 @@ class Words:
             + " (section 8).",
             f"**Budget**: {self.budget}.",
         ]  # fmt: skip
-        needed = conv["steps_needed"]
+        needed, config = conv["steps_needed"], f["settings"]["config"]
+        never = [n for n, at in conv["long_run_stops_at"].items() if not at]  # still moving at the long run's end
+        frozen = list(config["freeze"])
+        trains = ("every layer but the word embeddings" if frozen == ["embeddings"]
+                  else f"every layer but {', '.join(frozen)}" if frozen else "every layer")  # fmt: skip
         return [
             (f"**Budget**: every comparison here is of runs of at most {steps:,d} steps, "
-             + (f"short of where one longer run stops moving (about {needed:,d} steps): a finding says which arm is "
-                "ahead at this budget, not where each would end" if conv["short_of_plateau"] else
-                "and no budget is known to converge: a finding says which arm is ahead at this budget"
-                if not all(conv["long_run_stops_at"].values()) else "past where one longer run stops moving")
-             + f". The reference arm: MiniLM fine-tuned, every layer but the word embeddings, encoder rate "
-             f"{lr(f['settings']['config']['encoder_lr'])}.", details[6]),
+             + (f"short of where one longer run stops moving (about {needed:,d} steps"
+                + (f"; it never stops on {' and '.join(never)}" if never else "")
+                + "): a finding says which arm is ahead at this budget, not where each would end"
+                if conv["short_of_plateau"] else
+                f"and one longer run never stops moving on {' and '.join(never)}, so no budget is known to converge: "
+                "a finding says which arm is ahead at this budget" if never else
+                "section 2's arms past where one longer run stops moving")
+             + f". The reference arm: MiniLM fine-tuned, {trains}, encoder rate {lr(config['encoder_lr'])}.",
+             details[6]),
             (f"**{LEAD[direction(gain)]}** on dev; on test, scored once, the fine-tuned model scores "
              f"{self.both(test[chosen])} against the probe's {self.both(test[probe])} (TREC-6 test / SST-2 GLUE dev "
              "file accuracy).", details[0]),
@@ -348,7 +357,7 @@ class Words:
                        f"steps, and one longer run on every row (one seed: direction only) ends "
                        f"{abs(self.long_gain(n)):.1f} {'above' if self.long_gain(n) >= 0 else 'below'} this model "
                        "on dev"
-                       + "".join(f"; {name} scores {self.routes[a][n]['difference']:+.1f} above the tested model on "
+                       + "".join(f"; {name} scores {self.routes[a][n]['difference']:.1f} above the tested model on "
                                  f"{n} dev (a finding), not picked by the rule"
                                  for a, name in ((roles["mp_probe"], "frozen mpnet with a probe"),
                                                  (roles["mp_tuned"], "fine-tuned mpnet"))
