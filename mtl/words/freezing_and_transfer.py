@@ -141,9 +141,9 @@ class Words:
             f"reference's rate, every row: direction only) dev reached {self.long_end(n):.1f} against this model's "
             f"dev {self.dev(chosen, n):.1f}, a gain of {self.long_gain(n):+.1f}. The published "
             f"figure is on the GLUE dev file, where this model scores {offset[n]:+.1f} against its own dev split; "
-            "with that offset the longer run would stand about "
-            f"{PUBLISHED[n] - self.long_end(n) - offset[n]:.1f} below the published figure (a rough guide: one seed, "
-            "other sentences). What would close the gap (the checkpoint, training on the task alone, the recipe) is "
+            "with that offset the longer run would still stand "
+            f"{'below' if self.long_end(n) + offset[n] < PUBLISHED[n] else 'above'} the published figure (one seed, "
+            "other sentences: direction only). What would close the gap (the checkpoint, training on the task alone, the recipe) is "
             "not measured here."
             for n in PUBLISHED if PUBLISHED[n] > test[chosen][n]["mean"]] + [
             "Between its last two evaluations the model moved "
