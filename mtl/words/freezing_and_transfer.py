@@ -143,8 +143,8 @@ class Words:
             f"figure is on the GLUE dev file, where this model scores {offset[n]:+.1f} against its own dev split; "
             "with that offset the longer run would still stand "
             f"{'below' if self.long_end(n) + offset[n] < PUBLISHED[n] else 'above'} the published figure (one seed, "
-            "other sentences: direction only). What would close the gap (the checkpoint, training on the task alone, the recipe) is "
-            "not measured here."
+            "other sentences: direction only). What would close the gap (the checkpoint, training on the task alone, "
+            "the recipe) is not measured here."
             for n in PUBLISHED if PUBLISHED[n] > test[chosen][n]["mean"]] + [
             "Between its last two evaluations the model moved "
             + ", ".join(f"{worded(self.moved[n], 1)} on {n}"
@@ -554,7 +554,8 @@ def few_label_words(few_labels, few_moving, probes, probe, sizes):
                     + ("; they were still moving when they stopped." if any(c["finding"] for c in m.values()) else
                        ": with seed noise this wide ("
                        + ", ".join(f"±{c['noise']:.1f} on {n}" for n, c in m.items() if c["noise"] > FEW_NOISY)
-                       + ") two evaluations cannot tell whether they had stopped." if any(c["noise"] > FEW_NOISY for c in m.values()) else ".")
+                       + ") two evaluations cannot tell whether they had stopped."
+                       if any(c["noise"] > FEW_NOISY for c in m.values()) else ".")
                     for k, m in few_moving.items())  # fmt: skip
     return text, more
 

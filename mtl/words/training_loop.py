@@ -92,7 +92,8 @@ class Final:
         }  # the end, which the sentences quote
         return {"joint": self.joint, "alone": self.alone, "test_rows": self.test_rows, "pooled_std": self.pooled_std,
                 "capitalised": self.capitalised, "uncased": self.uncased, "long_run": long_run, "stops": self.stops,
-                "same_rows": list(self.same_rows), "shapes_settings": self.shapes_settings, "probe": self.probe}  # fmt: skip
+                "same_rows": list(self.same_rows), "shapes_settings": self.shapes_settings,
+                "probe": self.probe}  # fmt: skip
 
     @classmethod
     def from_figures(cls, figures):
@@ -170,7 +171,8 @@ class Final:
         return (f"{word} by its mean, {abs(gap):.2f} {'above' if word == 'met' else 'below'}"
                 + (f", less than one of its {rows:,d} test examples, {one:.2f} points"
                    if accuracy and abs(gap) < one else "")
-                + f"; {below} of {len(self.test[n]['values'])} seeds below" + (f"; {nominal}" if nominal else ""))  # fmt: skip
+                + f"; {below} of {len(self.test[n]['values'])} seeds below"
+                + (f"; {nominal}" if nominal else ""))  # fmt: skip
 
     def sharing_words(self, n, digits=2):
         c = self.sharing[n]
@@ -266,7 +268,8 @@ class Final:
             unmeasured.append(
                 "a cased encoder"
                 + (f" (a case feature given to the head moved dev F1 {worded(shapes, 1)} in shorter runs, "
-                   + ("ruling out a gain as large as the miss from that feature" if told_apart(shapes, self.short_by(n))
+                   + ("ruling out a gain as large as the miss from that feature"
+                      if told_apart(shapes, self.short_by(n))
                       else "not ruling out a gain as large as the miss from that feature") + ")" if shapes else "")
             )  # fmt: skip
         return (f"**{REGISTRY[n].display}**, short by {self.short_by(n):.2f}: {cause}; {self.split_words(n)}"
@@ -442,7 +445,8 @@ def dev_source(n, train, dev_file, drawn):
         return (f"`{n}` the dataset's {dev} file as published, less the {len(again):,d} of its "
                 f"{len(dev_file[0]):,d} sentences that also occur word for word in training "
                 f"({sum(len(x) <= 4 for x in again):,d} of them four words or fewer), so that dev shares no sentence "
-                f"with training: {len(drawn[0]):,d} of the other {len(dev_file[0]) - len(again):,d} drawn")  # fmt: skip
+                f"with training: {len(drawn[0]):,d} of the other {len(dev_file[0]) - len(again):,d} "
+                "drawn")  # fmt: skip
     return (f"`{n}` {dev.rows:,d} rows carved from the training file, every training row "
             + ("inside one of them" if dev.whole else "equal to one of them") + " dropped"
             + (" (its dataset's test labels are not public, so its own dev file is the reported figure)"
